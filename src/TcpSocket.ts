@@ -1,0 +1,306 @@
+/**
+ * `ngx.socket.tcp` for Effect: a TCP or unix-domain stream socket bound to the caller's `Scope`,
+ * with pull-based reads so protocol clients are straight-line code.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as ConnectionPool from "./ConnectionPool.js"
+import { CosocketConfig } from "./CosocketConfig.js"
+import type * as CosocketError from "./CosocketError.js"
+import * as internal from "./internal/tcpSocket.js"
+import * as Transport from "./Transport.js"
+
+/**
+ * What `send` accepts: strings (UTF-8), bytes, numbers (formatted as Lua does: `%d` for int32
+ * values, else 14 significant digits), booleans (`"true"` / `"false"`) and nested arrays of those
+ * (booleans not inside arrays), concatenated in order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Sendable = string | Uint8Array | number | boolean | ReadonlyArray<Sendable>
+
+/**
+ * Options of `connect`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** Pool name used instead of the default key (`host:port` or `unix:path`); numbers are stringified. */
+  readonly pool?: string | number | undefined
+  /** Capacity of the pool key when this connect creates it. */
+  readonly poolSize?: number | undefined
+  /** Connects that may wait for a free slot when `poolSize` connections are open. */
+  readonly backlog?: number | undefined
+}
+
+/**
+ * Socket options of `setOption` (OpenResty's names). Node can set `"tcp-nodelay"` and
+ * `"keepalive"`; the others fail with `UnsupportedOption`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketOption =
+  | "keepalive"
+  | "tcp-nodelay"
+  | "reuseaddr"
+  | "sndbuf"
+  | "rcvbuf"
+  | "keepintvl"
+  | "keepcnt"
+  | "ip-transparent"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectFailure = CosocketError.ConnectFailure
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError = CosocketError.SendError
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ReceiveError = CosocketError.ReceiveError
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CloseError = CosocketError.CloseError
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type KeepaliveError = CosocketError.KeepaliveError
+
+/**
+ * The reader returned by `receiveUntil`: it finds the pattern with a streaming matcher whose state
+ * survives chunk boundaries and interleaving with other reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UntilReader {
+  /**
+   * Everything before the next occurrence of the pattern (including it when `inclusive`); the
+   * pattern is consumed. At EOF fails with `SocketClosed` whose `partial` holds every remaining
+   * byte, a possible pattern prefix included.
+   */
+  readonly read: Effect.Effect<Uint8Array, ReceiveError>
+  /**
+   * At most `size` bytes of the data before the pattern. The call that reaches the pattern returns
+   * what precedes it (possibly empty); the next call returns `None` (the end marker) and the
+   * reader then looks for the next occurrence.
+   */
+  readonly readChunk: (size: number) => Effect.Effect<Option.Option<Uint8Array>, ReceiveError | CosocketError.InvalidArgument>
+  /** The chunks of `readChunk(size)` up to the end marker, as a Stream. */
+  readonly stream: (size: number) => Stream.Stream<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
+}
+
+/**
+ * A cosocket. One reader fiber and one writer fiber may use it at the same time; a second reader
+ * (writer, connector) fails at once with `SocketBusyReading` (`SocketBusyWriting`,
+ * `SocketBusyConnecting`) and changes nothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TcpSocket {
+  /**
+   * Connects to `host:port` (IPv4, `[IPv6]`, a host name) or to `unix:/path`, taking an idle
+   * pooled connection of the same key first. Connecting again closes the previous connection.
+   */
+  connect(host: string, port: number, options?: ConnectOptions): Effect.Effect<void, ConnectFailure>
+  connect(path: `unix:${string}`, options?: ConnectOptions): Effect.Effect<void, ConnectFailure>
+  /** The local IP address the next `connect` binds to. */
+  bind(address: string): Effect.Effect<void, CosocketError.InvalidArgument>
+  /** Sends everything; succeeds with the byte count once the bytes are handed to the OS. */
+  send(data: Sendable): Effect.Effect<number, SendError>
+  /** `"*l"` (default): a line, LF consumed, every CR dropped. `"*a"`: everything until EOF. `n`: exactly n bytes. */
+  receive(pattern?: "*l" | "*a"): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
+  receive(size: number): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
+  /** Whatever is buffered or arrives next, at most `max` bytes. */
+  receiveAny(max: number): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
+  /** A reader that reads up to the given pattern (see {@link UntilReader}). */
+  receiveUntil(
+    pattern: string | Uint8Array,
+    options?: { readonly inclusive?: boolean | undefined }
+  ): Effect.Effect<UntilReader, CosocketError.InvalidArgument>
+  /** Closes the connection; `SocketClosed` when there is none or both halves are already closed. */
+  readonly close: Effect.Effect<void, CloseError>
+  /** Connect, send and read timeouts at once; `0` means the configured default, infinity none. */
+  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, CosocketError.InvalidArgument>
+  setTimeouts(
+    connect: Duration.DurationInput,
+    send: Duration.DurationInput,
+    read: Duration.DurationInput
+  ): Effect.Effect<void, CosocketError.InvalidArgument>
+  /** Sets a socket option on the current connection. */
+  setOption(
+    option: SocketOption,
+    value: boolean | number
+  ): Effect.Effect<void, CosocketError.SocketClosed | CosocketError.InvalidArgument | CosocketError.UnsupportedOption>
+  /** Reads back an option set on this connection (`1` or `0`). */
+  getOption(
+    option: SocketOption
+  ): Effect.Effect<number, CosocketError.SocketClosed | CosocketError.InvalidArgument | CosocketError.UnsupportedOption>
+  /**
+   * Puts the connection into the pool (idle at most `idle`; default from `CosocketConfig`, `0`
+   * unlimited). The socket is then closed to its holder. A connection with unread bytes, a pending
+   * EOF or data, or a dirty state is closed instead and the reason returned.
+   */
+  setKeepalive(
+    idle?: Duration.DurationInput,
+    options?: { readonly force?: boolean | undefined }
+  ): Effect.Effect<void, KeepaliveError>
+  /** How many times the current connection came out of the pool (0: fresh). */
+  readonly getReusedTimes: Effect.Effect<number, CosocketError.SocketClosed>
+  /** Local address and port of the current connection. */
+  readonly localAddressInfo: Effect.Effect<{ readonly address: string; readonly port: number }, CosocketError.SocketClosed>
+  /** Remote address and port of the current connection. */
+  readonly remoteAddressInfo: Effect.Effect<{ readonly address: string; readonly port: number }, CosocketError.SocketClosed>
+}
+
+/**
+ * Creates an unconnected socket (`ngx.socket.tcp()`). When the caller's scope closes, a
+ * connection that was neither closed nor put into the pool is closed, and fibers blocked on it
+ * wake with `SocketClosed`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const socket = yield* TcpSocket.make
+ *   yield* socket.setTimeout("2 seconds")
+ *   yield* socket.connect("127.0.0.1", 6379)
+ *   yield* socket.send("PING\r\n")
+ *   return new TextDecoder().decode(yield* socket.receive()) // "+PONG"
+ * })).pipe(Effect.provide(NodeCosocket.layer))
+ * ```
+ */
+export const make: Effect.Effect<TcpSocket, never, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool> =
+  Effect.gen(function*() {
+    const connector = yield* Transport.TcpConnector
+    const pool = yield* ConnectionPool.ConnectionPool
+    const config = yield* CosocketConfig
+    return yield* internal.make(connector, pool, config)
+  })
+
+/**
+ * Creates a socket and connects it (`ngx.socket.connect`): only the configured connect timeout
+ * applies.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const program = Effect.gen(function*() {
+ *   const socket = yield* TcpSocket.connect("127.0.0.1", 11211)
+ *   yield* socket.send("version\r\n")
+ *   return yield* socket.receive()
+ * })
+ * ```
+ */
+export const connect: {
+  (
+    host: string,
+    port: number,
+    options?: ConnectOptions
+  ): Effect.Effect<TcpSocket, ConnectFailure, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool>
+  (
+    path: `unix:${string}`,
+    options?: ConnectOptions
+  ): Effect.Effect<TcpSocket, ConnectFailure, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool>
+} = (
+  host: string,
+  portOrOptions?: number | ConnectOptions,
+  options?: ConnectOptions
+): Effect.Effect<TcpSocket, ConnectFailure, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
+  Effect.flatMap(
+    make,
+    (socket) => Effect.as((socket as internal.TcpSocketImpl).connect(host, portOrOptions, options), socket)
+  )
+
+/**
+ * The usual keepalive pattern: runs `use` with the socket, puts the connection back into the pool
+ * when it succeeds, closes it when it fails or is interrupted. A refused `setKeepalive` (unread
+ * data, dirty) closes the connection and does not fail `use`'s result.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const ping = Effect.gen(function*() {
+ *   const socket = yield* TcpSocket.connect("127.0.0.1", 6379)
+ *   return yield* TcpSocket.withKeepalive(socket, Effect.gen(function*() {
+ *     yield* socket.send("PING\r\n")
+ *     return yield* socket.receive()
+ *   }))
+ * })
+ * ```
+ */
+export const withKeepalive = <A, E, R>(
+  socket: TcpSocket,
+  use: Effect.Effect<A, E, R>,
+  idle?: Duration.DurationInput
+): Effect.Effect<A, E, R> =>
+  Effect.onExit(use, (exit) =>
+    exit._tag === "Success"
+      ? Effect.ignore(socket.setKeepalive(idle))
+      : Effect.ignore(socket.close))
+
+/**
+ * Decodes bytes as UTF-8 (a convenience for text protocols and tests).
+ *
+ * @since 0.1.0
+ * @category utils
+ * @example
+ * ```ts
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * TcpSocket.text(new Uint8Array([104, 105])) // "hi"
+ * ```
+ */
+export const text = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+const decoder = new TextDecoder()
+
+/**
+ * `receive` decoded as UTF-8.
+ *
+ * @since 0.1.0
+ * @category utils
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const statusLine = (socket: TcpSocket.TcpSocket) => TcpSocket.receiveString(socket, "*l")
+ * ```
+ */
+export const receiveString = (
+  socket: TcpSocket,
+  pattern?: "*l" | "*a" | number
+): Effect.Effect<string, ReceiveError | CosocketError.InvalidArgument> =>
+  Effect.map(socket.receive(pattern as number), text)

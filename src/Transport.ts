@@ -1,0 +1,241 @@
+/**
+ * The platform boundary: the small callback interfaces the engine drives, and the connector
+ * services that open them. `effect-cosocket/node` provides them for Node; tests provide
+ * in-memory ones. Nothing here allocates an Effect per byte: the engine wraps these callbacks.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { ConnectError, TlsError } from "./CosocketError.js"
+
+/**
+ * A platform failure on an open transport (`code` such as `"ECONNRESET"`, `reason` the
+ * lower-cased system text such as `"connection reset by peer"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportFailure {
+  readonly code: string
+  readonly reason: string
+  readonly cause?: unknown
+}
+
+/**
+ * What a `write` reports back. `progress` is called when part of a large write reached the
+ * operating system (it re-arms the send timeout); `done` once, with the failure if any.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteListener {
+  readonly progress: () => void
+  readonly done: (failure: TransportFailure | undefined) => void
+}
+
+/**
+ * A connected byte stream, kept paused: the engine pulls with `read` when a waiting fiber is
+ * woken, so bytes never sit inside a fiber and TCP backpressure comes from not reading.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamTransport {
+  /** Takes what the platform has received so far, or `undefined` when nothing is ready now. */
+  readonly read: () => Uint8Array | undefined
+  /** The peer's EOF was reached and every byte before it was taken with `read`. */
+  readonly isEnded: () => boolean
+  /** The failure that broke the stream, once it happened. */
+  readonly failure: () => TransportFailure | undefined
+  /** Bytes received by the platform and not yet taken with `read` (0 when unknown). */
+  readonly pendingBytes: () => number
+  /** The one callback run when data, EOF, an error or a close may be ready; `undefined` clears it. */
+  readonly setWaker: (waker: (() => void) | undefined) => void
+  /**
+   * Hands bytes to the operating system. Returns `true` when that already happened synchronously
+   * (the listener is then never called).
+   */
+  readonly write: (bytes: Uint8Array, listener: WriteListener) => boolean
+  /** Sends FIN (closes our write half); reading goes on. */
+  readonly shutdown: () => void
+  /** Closes both directions at once and frees the platform resources. Idempotent. */
+  readonly destroy: () => void
+  /** Whether `destroy` was called or the platform closed the stream. */
+  readonly isDestroyed: () => boolean
+  /** TCP_NODELAY. */
+  readonly setNoDelay: (enabled: boolean) => void
+  /** SO_KEEPALIVE with an optional initial delay in milliseconds. */
+  readonly setKeepAlive: (enabled: boolean, initialDelayMillis: number) => void
+  /** Local address and port (unix sockets: the path, port 0). */
+  readonly localAddress: () => { readonly address: string; readonly port: number } | undefined
+  /** Remote address and port (unix sockets: the path, port 0). */
+  readonly remoteAddress: () => { readonly address: string; readonly port: number } | undefined
+  /** TLS state, once the stream was upgraded. */
+  readonly tls?: TlsState | undefined
+}
+
+/**
+ * What the engine knows of an upgraded (TLS) stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsState {
+  /** A canonical description of the TLS identity (server name, verification, CA, client cert). */
+  readonly identity: string
+  /** The latest session, serialised for resumption; updated when TLS 1.3 tickets arrive. */
+  readonly session: () => Uint8Array | undefined
+  /** The negotiated protocol (`"TLSv1.3"`) and ALPN protocol, when any. */
+  readonly protocol: string | undefined
+  readonly alpnProtocol: string | undefined
+  /** Whether the server accepted a resumed session. */
+  readonly resumed: boolean
+  /** The peer certificate as DER, when one was presented. */
+  readonly peerCertificate: Uint8Array | undefined
+}
+
+/**
+ * Where a stream connects: an internet host and port, or a unix-domain socket path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamTarget =
+  | { readonly _tag: "Inet"; readonly host: string; readonly port: number }
+  | { readonly _tag: "Unix"; readonly path: string }
+
+/**
+ * Options a connector applies at connect time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamConnectOptions {
+  /** Local address to bind before connecting (`bind()`). */
+  readonly localAddress?: string | undefined
+  /** TCP_NODELAY on the new connection. */
+  readonly noDelay: boolean
+}
+
+/**
+ * Options of a TLS upgrade, already validated and with file material loaded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsUpgradeOptions {
+  readonly serverName: string | undefined
+  readonly verify: boolean
+  readonly ca: ReadonlyArray<string | Uint8Array> | undefined
+  readonly cert: string | Uint8Array | undefined
+  readonly key: string | Uint8Array | undefined
+  readonly alpnProtocols: ReadonlyArray<string> | undefined
+  readonly session: Uint8Array | undefined
+  readonly minVersion: "TLSv1.2" | "TLSv1.3" | undefined
+  readonly maxVersion: "TLSv1.2" | "TLSv1.3" | undefined
+  /** The identity string the upgraded stream will report. */
+  readonly identity: string
+}
+
+/**
+ * Opens stream connections (TCP and unix-domain). The returned effect must be interruptible and
+ * destroy the half-open connection when interrupted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamConnector {
+  readonly connect: (
+    target: StreamTarget,
+    options: StreamConnectOptions
+  ) => Effect.Effect<StreamTransport, ConnectError>
+  /** Upgrades a connected stream to TLS; on failure the stream is destroyed. */
+  readonly upgradeTls?: (
+    transport: StreamTransport,
+    options: TlsUpgradeOptions
+  ) => Effect.Effect<StreamTransport, TlsError>
+}
+
+/**
+ * The stream connector service.
+ *
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "effect-cosocket"
+ *
+ * const program = Effect.gen(function*() {
+ *   const connector = yield* Transport.TcpConnector
+ *   return connector
+ * })
+ * ```
+ */
+export class TcpConnector extends Context.Tag("effect-cosocket/Transport/TcpConnector")<
+  TcpConnector,
+  StreamConnector
+>() {}
+
+/**
+ * A connected datagram endpoint. Datagrams and errors (such as an ICMP port-unreachable) are
+ * pushed to the handlers the engine installs; the engine queues them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DatagramTransport {
+  readonly setHandlers: (
+    onDatagram: (datagram: Uint8Array) => void,
+    onError: (failure: TransportFailure) => void
+  ) => void
+  /** Sends one datagram; `done` receives the failure, if any. */
+  readonly send: (bytes: Uint8Array, done: (failure: TransportFailure | undefined) => void) => void
+  readonly close: () => void
+  readonly localAddress: () => { readonly address: string; readonly port: number } | undefined
+}
+
+/**
+ * Where a datagram socket sends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DatagramTarget =
+  | { readonly _tag: "Inet"; readonly host: string; readonly port: number }
+  | { readonly _tag: "Unix"; readonly path: string }
+
+/**
+ * Opens connected datagram sockets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DatagramConnector {
+  readonly open: (
+    target: DatagramTarget,
+    options: { readonly localAddress?: string | undefined }
+  ) => Effect.Effect<DatagramTransport, ConnectError>
+}
+
+/**
+ * The datagram connector service.
+ *
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "effect-cosocket"
+ *
+ * const program = Effect.gen(function*() {
+ *   const connector = yield* Transport.UdpConnector
+ *   return connector
+ * })
+ * ```
+ */
+export class UdpConnector extends Context.Tag("effect-cosocket/Transport/UdpConnector")<
+  UdpConnector,
+  DatagramConnector
+>() {}

@@ -1,0 +1,298 @@
+/**
+ * The read kinds as pure "needs": given the socket's buffer and whether the stream has ended,
+ * a need either completes (consuming what it returns), asks for more bytes, or reports the end of
+ * the stream with the bytes it consumed. No Effect inside: the engine runs a need after every
+ * arrival, synchronously when the buffer already satisfies it.
+ *
+ * @internal
+ */
+import { ReceiveLimitExceeded } from "../CosocketError.js"
+import type { ByteBuffer } from "./byteBuffer.js"
+import { Matcher } from "./matcher.js"
+
+export const NEED_MORE: unique symbol = Symbol.for("effect-cosocket/NeedMore")
+export type NEED_MORE = typeof NEED_MORE
+
+/** The stream ended (EOF or error) before the need was met; `partial` was consumed. */
+export class EndOfStream {
+  constructor(readonly partial: Uint8Array) {}
+}
+
+/** Whether more bytes can come: `open`, ended by EOF, or ended by an error. */
+export type StreamEnd = "open" | "eof" | "error"
+
+export type StepResult<A> = A | NEED_MORE | EndOfStream | ReceiveLimitExceeded
+
+export interface Need<A> {
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<A>
+  /** On a read timeout: consume and return the bytes read so far. */
+  partial(buffer: ByteBuffer): Uint8Array
+}
+
+const EMPTY = new Uint8Array(0)
+const LF = 10
+const CR = 13
+
+/** Removes every CR byte (OpenResty's `*l` drops them anywhere in the line). */
+export const stripCR = (line: Uint8Array): Uint8Array => {
+  const first = line.indexOf(CR)
+  if (first === -1) return line
+  if (first === line.length - 1) return line.subarray(0, first)
+  const out = new Uint8Array(line.length - 1)
+  out.set(line.subarray(0, first), 0)
+  let n = first
+  for (let i = first + 1; i < line.length; i++) {
+    const b = line[i]
+    if (b !== CR) out[n++] = b
+  }
+  return out.subarray(0, n)
+}
+
+/** `receive("*l")`: one LF-terminated line, CRs dropped, LF consumed and not returned. */
+export class LineNeed implements Need<Uint8Array> {
+  private scanned = 0
+  constructor(readonly maxLineLength: number | undefined) {}
+
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
+    const lf = buffer.indexOf(LF, this.scanned)
+    if (lf === -1) {
+      this.scanned = buffer.length
+      if (this.maxLineLength !== undefined && buffer.length > this.maxLineLength) {
+        return new ReceiveLimitExceeded({ limit: "maxLineLength", max: this.maxLineLength })
+      }
+      return end === "open" ? NEED_MORE : new EndOfStream(stripCR(buffer.takeAll()))
+    }
+    if (this.maxLineLength !== undefined && lf > this.maxLineLength) {
+      return new ReceiveLimitExceeded({ limit: "maxLineLength", max: this.maxLineLength })
+    }
+    this.scanned = 0
+    const line = buffer.take(lf + 1)
+    return stripCR(line.subarray(0, lf))
+  }
+
+  partial(buffer: ByteBuffer): Uint8Array {
+    this.scanned = 0
+    return stripCR(buffer.takeAll())
+  }
+}
+
+/** `receive(n)`: exactly `n` bytes. */
+export class ExactNeed implements Need<Uint8Array> {
+  constructor(readonly size: number) {}
+
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
+    if (buffer.length >= this.size) return buffer.take(this.size)
+    return end === "open" ? NEED_MORE : new EndOfStream(buffer.takeAll())
+  }
+
+  partial(buffer: ByteBuffer): Uint8Array {
+    return buffer.takeAll()
+  }
+}
+
+/** `receive("*a")`: everything until EOF; EOF is success, an error is not. */
+export class AllNeed implements Need<Uint8Array> {
+  constructor(readonly maxReceiveSize: number | undefined) {}
+
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
+    if (this.maxReceiveSize !== undefined && buffer.length > this.maxReceiveSize) {
+      return new ReceiveLimitExceeded({ limit: "maxReceiveSize", max: this.maxReceiveSize })
+    }
+    if (end === "open") return NEED_MORE
+    return end === "eof" ? buffer.takeAll() : new EndOfStream(buffer.takeAll())
+  }
+
+  partial(buffer: ByteBuffer): Uint8Array {
+    return buffer.takeAll()
+  }
+}
+
+/** `receiveAny(max)`: whatever is buffered, at most `max` bytes; waits only when nothing is. */
+export class AnyNeed implements Need<Uint8Array> {
+  constructor(readonly max: number) {}
+
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
+    const n = buffer.length
+    if (n > 0) return buffer.take(n < this.max ? n : this.max)
+    return end === "open" ? NEED_MORE : new EndOfStream(EMPTY)
+  }
+
+  partial(): Uint8Array {
+    return EMPTY
+  }
+}
+
+/**
+ * The state of one `receiveUntil` reader. Bytes that may start the pattern are never taken out
+ * of the socket's buffer: they stay there, so any other read sees them in order and nothing is
+ * lost or duplicated. The scan position is a cache, valid while nobody else consumed bytes.
+ */
+export class UntilState {
+  readonly matcher: Matcher
+  readonly inclusive: boolean
+  /** `buffer.consumed` when the cache below was last valid. */
+  private consumedAt = -1
+  /** Bytes of the buffer already fed to the matcher, and its state after them. */
+  private scanned = 0
+  private state = 0
+  /** Start of the located match in the buffer, or -1. */
+  private matchAt = -1
+  /** A sized reader returned the chunk that reached the pattern: the next sized read is the end marker. */
+  pendingEnd = false
+  /** Inclusive sized mode: the stream offset where a match, already partly returned, ends. */
+  private committedEnd = -1
+
+  constructor(pattern: Uint8Array, inclusive: boolean) {
+    this.matcher = new Matcher(pattern)
+    this.inclusive = inclusive
+  }
+
+  /** Scans new bytes; returns the match start (relative to the buffer) or -1. */
+  private locate(buffer: ByteBuffer): number {
+    if (buffer.consumed !== this.consumedAt) {
+      // Someone else read: start over from the buffer's head (the pattern may have been broken).
+      this.consumedAt = buffer.consumed
+      this.scanned = 0
+      this.state = 0
+      this.matchAt = -1
+    }
+    if (this.matchAt >= 0) return this.matchAt
+    const length = buffer.length
+    if (this.scanned < length) {
+      const r = this.matcher.feed(buffer.view(), this.scanned, length, this.state)
+      if (r >= 0) {
+        this.matchAt = r - this.matcher.length
+        this.scanned = r
+        this.state = 0
+      } else {
+        this.scanned = length
+        this.state = -r - 1
+      }
+    }
+    return this.matchAt
+  }
+
+  /** Consume `n` bytes on our own behalf, keeping the scan cache. */
+  private take(buffer: ByteBuffer, n: number): Uint8Array {
+    const out = buffer.take(n)
+    this.consumedAt = buffer.consumed
+    this.scanned -= n
+    if (this.matchAt >= 0) this.matchAt -= n
+    return out
+  }
+
+  private matched(buffer: ByteBuffer, matchAt: number): Uint8Array {
+    const m = this.matcher.length
+    const out = this.inclusive ? this.take(buffer, matchAt + m) : this.take(buffer, matchAt)
+    if (!this.inclusive) this.take(buffer, m)
+    this.resetScan(buffer)
+    return out
+  }
+
+  private resetScan(buffer: ByteBuffer): void {
+    this.consumedAt = buffer.consumed
+    this.scanned = 0
+    this.state = 0
+    this.matchAt = -1
+  }
+
+  /** Bytes that cannot be part of a match starting later (everything but the held-back prefix). */
+  private definite(buffer: ByteBuffer): number {
+    return buffer.length - this.state
+  }
+
+  /** Unsized read (`it()`): everything before the next occurrence. */
+  readAll(buffer: ByteBuffer, end: StreamEnd, maxReceiveSize: number | undefined): StepResult<Uint8Array> {
+    this.pendingEnd = false
+    if (this.committedEnd >= 0) {
+      const rest = this.committedEnd - buffer.consumed
+      this.committedEnd = -1
+      const out = rest > 0 ? this.take(buffer, rest) : EMPTY
+      this.resetScan(buffer)
+      return out
+    }
+    const matchAt = this.locate(buffer)
+    if (matchAt >= 0) return this.matched(buffer, matchAt)
+    if (maxReceiveSize !== undefined && this.definite(buffer) > maxReceiveSize) {
+      return new ReceiveLimitExceeded({ limit: "maxReceiveSize", max: maxReceiveSize })
+    }
+    if (end === "open") return NEED_MORE
+    // The stream ended mid-search: every byte, held-back prefix included, goes to `partial`.
+    const partial = this.take(buffer, buffer.length)
+    this.resetScan(buffer)
+    return new EndOfStream(partial)
+  }
+
+  /**
+   * Sized read (`it(size)`): at most `size` bytes before the pattern; `null` is the end marker,
+   * delivered by the call after the one that reached the pattern.
+   */
+  readChunk(buffer: ByteBuffer, size: number, end: StreamEnd): StepResult<Uint8Array | null> {
+    if (this.pendingEnd) {
+      this.pendingEnd = false
+      this.resetScan(buffer)
+      return null
+    }
+    if (this.committedEnd >= 0) {
+      const rest = this.committedEnd - buffer.consumed
+      if (rest <= 0) {
+        this.committedEnd = -1
+        this.resetScan(buffer)
+        return null
+      }
+      const n = rest < size ? rest : size
+      const out = this.take(buffer, n)
+      if (n === rest) {
+        this.committedEnd = -1
+        this.pendingEnd = true
+        this.resetScan(buffer)
+      }
+      return out
+    }
+    const matchAt = this.locate(buffer)
+    if (matchAt >= 0) {
+      if (matchAt >= size) return this.take(buffer, size)
+      const matchEnd = matchAt + this.matcher.length
+      if (!this.inclusive || matchEnd <= size) {
+        this.pendingEnd = true
+        return this.matched(buffer, matchAt)
+      }
+      // Inclusive and the pattern straddles `size`: commit to this occurrence, return `size` now.
+      this.committedEnd = buffer.consumed + matchEnd
+      return this.take(buffer, size)
+    }
+    const definite = end === "open" ? this.definite(buffer) : buffer.length
+    if (definite >= size) return this.take(buffer, size)
+    if (end === "open") return NEED_MORE
+    const partial = this.take(buffer, buffer.length)
+    this.resetScan(buffer)
+    return new EndOfStream(partial)
+  }
+
+  /** On a read timeout: consume and return the bytes that cannot belong to the pattern. */
+  partial(buffer: ByteBuffer): Uint8Array {
+    if (this.committedEnd >= 0) return EMPTY
+    if (this.locate(buffer) >= 0) return EMPTY
+    return this.take(buffer, this.definite(buffer))
+  }
+}
+
+export class UntilNeed implements Need<Uint8Array> {
+  constructor(readonly state: UntilState, readonly maxReceiveSize: number | undefined) {}
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
+    return this.state.readAll(buffer, end, this.maxReceiveSize)
+  }
+  partial(buffer: ByteBuffer): Uint8Array {
+    return this.state.partial(buffer)
+  }
+}
+
+export class UntilChunkNeed implements Need<Uint8Array | null> {
+  constructor(readonly state: UntilState, readonly size: number) {}
+  step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array | null> {
+    return this.state.readChunk(buffer, this.size, end)
+  }
+  partial(buffer: ByteBuffer): Uint8Array {
+    return this.state.partial(buffer)
+  }
+}

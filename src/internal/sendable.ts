@@ -1,0 +1,105 @@
+/**
+ * Encoding of `send` payloads (spec A.6): strings (UTF-8), byte arrays, numbers formatted as Lua
+ * does (`%d` for int32 values, `%.14g` otherwise), booleans, and nested arrays of those,
+ * concatenated in order. Pure and synchronous.
+ *
+ * @internal
+ */
+import type { InvalidArgument } from "../CosocketError.js"
+import { invalid, typeName } from "./validate.js"
+
+/** What `send` accepts. */
+export type Sendable = string | Uint8Array | number | boolean | ReadonlyArray<Sendable>
+
+const encoder = new TextEncoder()
+
+/** Formats a number like Lua 5.1 / LuaJIT's `tostring` as used by OpenResty's `send`. */
+export const formatNumber = (n: number): string => {
+  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) return String(n === 0 ? 0 : n)
+  if (Number.isNaN(n)) return "nan"
+  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf"
+  // %.14g: 14 significant digits, exponent form when the exponent is < -4 or >= 14.
+  const exponential = n.toExponential(13)
+  const e = exponential.indexOf("e")
+  const exponent = Number(exponential.slice(e + 1))
+  if (exponent < -4 || exponent >= 14) {
+    const mantissa = stripZeros(exponential.slice(0, e))
+    const sign = exponent < 0 ? "-" : "+"
+    const digits = String(Math.abs(exponent)).padStart(2, "0")
+    return `${mantissa}e${sign}${digits}`
+  }
+  return stripZeros(n.toFixed(13 - exponent))
+}
+
+const stripZeros = (s: string): string => {
+  if (s.indexOf(".") === -1) return s
+  let end = s.length
+  while (s.charCodeAt(end - 1) === 48) end--
+  if (s.charCodeAt(end - 1) === 46) end--
+  return s.slice(0, end)
+}
+
+/**
+ * Encodes a payload to bytes, or explains why it cannot be sent (`bad data type nil found`,
+ * `non-array table found`, ...). Nothing is sent when this fails.
+ */
+export const encode = (data: unknown): Uint8Array | InvalidArgument => {
+  if (data instanceof Uint8Array) return data
+  if (typeof data === "string") return encoder.encode(data)
+  if (Array.isArray(data)) {
+    const parts: Array<Uint8Array> = []
+    const problem = flatten(data, parts, 0)
+    if (problem !== undefined) return problem
+    return concat(parts)
+  }
+  const scalar = encodeScalar(data)
+  if (scalar !== undefined) return scalar
+  return invalid(
+    "data",
+    `string, Uint8Array, number, boolean, or array expected, got ${typeName(data)}`
+  )
+}
+
+const encodeScalar = (data: unknown): Uint8Array | undefined => {
+  switch (typeof data) {
+    case "number":
+      return encoder.encode(formatNumber(data))
+    case "boolean":
+      return encoder.encode(data ? "true" : "false")
+  }
+  return undefined
+}
+
+const maxDepth = 100
+
+const flatten = (items: ReadonlyArray<unknown>, out: Array<Uint8Array>, depth: number): InvalidArgument | undefined => {
+  if (depth > maxDepth) return invalid("data", "array nested too deeply")
+  for (let i = 0; i < items.length; i++) {
+    if (!(i in items)) return invalid("data", "bad data type nil found")
+    const item = items[i]
+    if (item instanceof Uint8Array) out.push(item)
+    else if (typeof item === "string") out.push(encoder.encode(item))
+    else if (typeof item === "number") out.push(encoder.encode(formatNumber(item)))
+    else if (Array.isArray(item)) {
+      const problem = flatten(item, out, depth + 1)
+      if (problem !== undefined) return problem
+    } else if (item === null || item === undefined) return invalid("data", "bad data type nil found")
+    else if (typeof item === "boolean") return invalid("data", "bad data type boolean found")
+    else return invalid("data", `bad data type ${typeName(item)} found`)
+  }
+  return undefined
+}
+
+/** Concatenates byte arrays (returns the only part itself when there is one). */
+export const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (parts.length === 1) return parts[0]
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}

@@ -1,0 +1,812 @@
+/**
+ * The TCP cosocket engine: connection state, the busy flags of spec A.17, the pull-based read
+ * driver and the write path. Reads run a pure need (./needs.ts) over the connection's buffer;
+ * only when the buffer cannot satisfy it does the fiber wait for the transport's waker, with an
+ * inactivity timer on Effect's clock around each wait.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Pool from "../ConnectionPool.js"
+import type * as CosocketConfig from "../CosocketConfig.js"
+import {
+  DirtyConnection,
+  type DirtyReason,
+  DubiousConnection,
+  InvalidArgument,
+  type Operation,
+  ReceiveLimitExceeded,
+  SocketBusyConnecting,
+  SocketBusyReading,
+  SocketBusyWriting,
+  SocketClosed,
+  SocketIoError,
+  SocketReadTimeout,
+  SocketTimeout,
+  UnreadDataInBuffer,
+  UnsupportedOption
+} from "../CosocketError.js"
+import type * as Api from "../TcpSocket.js"
+import type { StreamConnector, StreamTarget, StreamTransport, TransportFailure } from "../Transport.js"
+import { ByteBuffer } from "./byteBuffer.js"
+import * as needs from "./needs.js"
+import { encode } from "./sendable.js"
+import * as validate from "./validate.js"
+
+type ReadOperation = "receive" | "receiveAny" | "receiveUntil"
+
+const EMPTY = new Uint8Array(0)
+const encoder = new TextEncoder()
+
+/** One established connection. A socket object may go through many of them. */
+export class Connection {
+  readonly buffer = new ByteBuffer()
+  readOpen = true
+  writeOpen = true
+  closed = false
+  /** Whether the stream can still bring bytes. */
+  end: needs.StreamEnd = "open"
+  failure: TransportFailure | undefined = undefined
+  dirty: DirtyReason | undefined = undefined
+  /** Woken when a waiting read or write must look again (data, EOF, error, close). */
+  readWaker: (() => void) | undefined = undefined
+  writeWaker: (() => void) | undefined = undefined
+
+  constructor(
+    readonly transport: StreamTransport,
+    readonly lease: Pool.Lease,
+    readonly reusedTimes: number
+  ) {}
+
+  /** Moves everything the platform has into the buffer and notes EOF or failure. */
+  pull(): void {
+    const t = this.transport
+    for (;;) {
+      const chunk = t.read()
+      if (chunk === undefined) break
+      this.buffer.append(chunk)
+    }
+    if (this.end === "open") {
+      const failure = t.failure()
+      if (failure !== undefined) {
+        this.failure = failure
+        this.end = "error"
+      } else if (t.isEnded()) {
+        this.end = "eof"
+      } else if (t.isDestroyed()) {
+        this.end = "error"
+      }
+    }
+  }
+
+  /** Closes both halves, frees the platform socket and the pool slot, and wakes waiters. */
+  destroy(): void {
+    if (this.closed) return
+    this.closed = true
+    this.readOpen = false
+    this.writeOpen = false
+    this.transport.setWaker(undefined)
+    this.transport.destroy()
+    this.lease.release()
+    this.wake()
+  }
+
+  /** Closes one half after an error on it; both closed means the connection is gone. */
+  closeHalf(half: "read" | "write"): void {
+    if (half === "read") {
+      this.readOpen = false
+      this.buffer.clear()
+    } else {
+      this.writeOpen = false
+    }
+    if (!this.readOpen && !this.writeOpen) this.destroy()
+  }
+
+  wake(): void {
+    const r = this.readWaker
+    const w = this.writeWaker
+    this.readWaker = undefined
+    this.writeWaker = undefined
+    if (r !== undefined) r()
+    if (w !== undefined) w()
+  }
+}
+
+interface Timeouts {
+  connect: Duration.Duration | undefined
+  send: Duration.Duration | undefined
+  read: Duration.Duration | undefined
+}
+
+const READ_TIMED_OUT: unique symbol = Symbol.for("effect-cosocket/ReadTimedOut")
+const SEND_TIMED_OUT: unique symbol = Symbol.for("effect-cosocket/SendTimedOut")
+
+/** Accepts the TS-typed pattern and also the runtime forms OpenResty accepts (`"10"`, `2.9`). */
+const parsePattern = (pattern: unknown): "*l" | "*a" | number | InvalidArgument => {
+  if (pattern === undefined || pattern === "*l") return "*l"
+  if (pattern === "*a") return "*a"
+  let n = pattern
+  if (typeof pattern === "string") {
+    if (/^\s*-?\d+(\.\d+)?\s*$/.test(pattern)) n = Number(pattern)
+    else if (pattern.length === 2 && pattern[0] === "*") return validate.invalid("pattern", "bad pattern argument")
+    else return validate.invalid("pattern", `bad pattern argument: ${pattern}`)
+  }
+  if (typeof n !== "number" || Number.isNaN(n)) return validate.invalid("pattern", "bad argument")
+  if (n < 0) return validate.invalid("pattern", "bad number argument")
+  if (!Number.isFinite(n)) return validate.invalid("pattern", "bad number argument")
+  return Math.trunc(n)
+}
+
+const isIPv4 = (s: string): boolean => {
+  const parts = s.split(".")
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)
+}
+
+const isIPv6 = (s: string): boolean => {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false
+  try {
+    new URL(`http://[${s}]/`)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Parses `connect`'s arguments into a target and the default pool key (spec A.4). */
+const parseTarget = (
+  host: unknown,
+  port: unknown
+): { readonly target: StreamTarget; readonly key: string } | InvalidArgument => {
+  if (typeof host !== "string") return validate.invalid("host", `string expected, got ${validate.typeName(host)}`)
+  if (host.slice(0, 5).toLowerCase() === "unix:") {
+    const path = host.slice(5)
+    if (path.length === 0) return validate.invalid("host", `failed to parse host name "${host}": no path`)
+    return { target: { _tag: "Unix", path }, key: host }
+  }
+  if (port === undefined || port === null) return validate.invalid("port", "missing the port number")
+  const p = validate.port(port)
+  if (validate.isInvalid(p)) return p
+  if (host.length === 0) return validate.invalid("host", `failed to parse host name "": no host`)
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  return { target: { _tag: "Inet", host: bare, port: p }, key: `${host}:${p}` }
+}
+
+interface ValidConnectOptions {
+  readonly pool: string | undefined
+  readonly limits: Pool.PoolLimits
+}
+
+const parseConnectOptions = (options: unknown): ValidConnectOptions | InvalidArgument => {
+  if (options === undefined || options === null) return { pool: undefined, limits: {} }
+  if (typeof options !== "object") {
+    return validate.invalid("options", `options must be an object, got ${validate.typeName(options)}`)
+  }
+  const o = options as Record<string, unknown>
+  let pool: string | undefined
+  if (o.pool !== undefined && o.pool !== null) {
+    if (typeof o.pool === "string") pool = o.pool
+    else if (typeof o.pool === "number") pool = String(o.pool)
+    else return validate.invalid("pool", `bad "pool" option type: ${validate.typeName(o.pool)}`)
+  }
+  let size: number | undefined
+  if (o.poolSize !== undefined && o.poolSize !== null) {
+    const r = validate.positiveInteger("poolSize", o.poolSize)
+    if (validate.isInvalid(r)) return r
+    size = r
+  }
+  let backlog: number | undefined
+  if (o.backlog !== undefined && o.backlog !== null) {
+    const r = validate.nonNegativeInteger("backlog", o.backlog)
+    if (validate.isInvalid(r)) return r
+    backlog = r
+  }
+  return { pool, limits: { size, backlog } }
+}
+
+const optionNames: ReadonlySet<string> = new Set([
+  "keepalive",
+  "tcp-nodelay",
+  "reuseaddr",
+  "sndbuf",
+  "rcvbuf",
+  "keepintvl",
+  "keepcnt",
+  "ip-transparent"
+])
+
+/** The socket object (`ngx.socket.tcp()`): settings, busy flags and the current connection. */
+export class TcpSocketImpl implements Api.TcpSocket {
+  private conn: Connection | undefined = undefined
+  private connecting = false
+  private reading = false
+  private writing = false
+  /** The owning scope ended: the object is finished. */
+  private finished = false
+  private localAddress: string | undefined = undefined
+  private readonly timeouts: Timeouts = { connect: undefined, send: undefined, read: undefined }
+  private options = { "tcp-nodelay": 1, keepalive: 0 }
+
+  constructor(
+    readonly connector: StreamConnector,
+    readonly pool: Pool.ConnectionPool,
+    readonly config: CosocketConfig.Settings
+  ) {}
+
+  /** Scope finalizer: close what is still open and wake blocked fibers. */
+  readonly finish = Effect.sync(() => {
+    this.finished = true
+    const conn = this.conn
+    this.conn = undefined
+    if (conn !== undefined) conn.destroy()
+  })
+
+  // ---------------------------------------------------------------------------------------------
+  // state checks (spec A.17): each returns the error to fail with, or undefined
+
+  private busy(operation: Operation): SocketBusyConnecting | SocketBusyReading | SocketBusyWriting | undefined {
+    if (this.connecting) return new SocketBusyConnecting({ operation })
+    if (this.reading) return new SocketBusyReading({ operation })
+    if (this.writing) return new SocketBusyWriting({ operation })
+    return undefined
+  }
+
+  private get readTimeout(): Duration.Duration {
+    return this.timeouts.read ?? this.config.readTimeout
+  }
+
+  private get sendTimeout(): Duration.Duration {
+    return this.timeouts.send ?? this.config.sendTimeout
+  }
+
+  private get connectTimeout(): Duration.Duration {
+    return this.timeouts.connect ?? this.config.connectTimeout
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // connect
+
+  connect(
+    host: string,
+    portOrOptions?: number | Api.ConnectOptions,
+    maybeOptions?: Api.ConnectOptions
+  ): Effect.Effect<void, Api.ConnectFailure> {
+    return Effect.suspend((): Effect.Effect<void, Api.ConnectFailure> => {
+      const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
+      const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
+      const rawOptions = isUnix && typeof portOrOptions === "object" ? portOrOptions : maybeOptions
+      const parsed = parseTarget(host, port)
+      if (validate.isInvalid(parsed)) return Effect.fail(parsed)
+      const options = parseConnectOptions(rawOptions)
+      if (validate.isInvalid(options)) return Effect.fail(options)
+      if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "connect" }))
+      if (this.reading) return Effect.fail(new SocketBusyReading({ operation: "connect" }))
+      if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "connect" }))
+      if (this.finished) return Effect.fail(new SocketClosed({ operation: "connect" }))
+      // Connecting again closes the previous connection (not pooled).
+      const previous = this.conn
+      this.conn = undefined
+      if (previous !== undefined) previous.destroy()
+      const local = this.localAddress
+      const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "")
+      return this.establish(parsed.target, key, options.limits, local)
+    })
+  }
+
+  private establish(
+    target: StreamTarget,
+    key: string,
+    limits: Pool.PoolLimits,
+    localAddress: string | undefined
+  ): Effect.Effect<void, Api.ConnectFailure> {
+    this.connecting = true
+    const timeout = this.connectTimeout
+    return this.pool.acquire(key, limits, timeout).pipe(
+      Effect.flatMap((lease) => {
+        if (lease.reused !== undefined) {
+          return Effect.sync(() => this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes)))
+        }
+        const connect = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
+        return withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" })).pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Success") this.attach(new Connection(exit.value, lease, 0))
+              else lease.release()
+            })
+          ),
+          Effect.asVoid
+        )
+      }),
+      Effect.ensuring(Effect.sync(() => {
+        this.connecting = false
+      }))
+    )
+  }
+
+  private attach(conn: Connection): void {
+    if (this.finished) {
+      // The scope ended while we were connecting: do not leak the connection.
+      conn.destroy()
+      return
+    }
+    this.conn = conn
+  }
+
+  bind(address: string): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      if (typeof address !== "string" || !(isIPv4(address) || isIPv6(address))) {
+        return Effect.fail(validate.invalid("address", "bad address"))
+      }
+      this.localAddress = address
+      return Effect.void
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // reads
+
+  receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> => {
+      const p = parsePattern(pattern)
+      if (validate.isInvalid(p)) return Effect.fail(p)
+      if (p === "*l") return this.read("receive", new needs.LineNeed(this.config.maxLineLength))
+      if (p === "*a") return this.read("receive", new needs.AllNeed(this.config.maxReceiveSize))
+      if (p === 0) return this.readCheck("receive") ?? Effect.succeed(EMPTY)
+      return this.read("receive", new needs.ExactNeed(p))
+    })
+  }
+
+  receiveAny(max: number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> => {
+      if (typeof max !== "number" || !Number.isFinite(max) || Math.trunc(max) <= 0) {
+        return Effect.fail(validate.invalid("max", "bad max argument"))
+      }
+      return this.read("receiveAny", new needs.AnyNeed(Math.trunc(max)))
+    })
+  }
+
+  receiveUntil(
+    pattern: string | Uint8Array,
+    options?: { readonly inclusive?: boolean | undefined }
+  ): Effect.Effect<Api.UntilReader, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<Api.UntilReader, InvalidArgument> => {
+      const bytes = typeof pattern === "string"
+        ? encoder.encode(pattern)
+        : pattern instanceof Uint8Array
+        ? pattern
+        : undefined
+      if (bytes === undefined) {
+        return Effect.fail(validate.invalid("pattern", `string expected, got ${validate.typeName(pattern)}`))
+      }
+      if (bytes.length === 0) return Effect.fail(validate.invalid("pattern", "pattern is empty"))
+      const inclusive = options?.inclusive
+      if (inclusive !== undefined && typeof inclusive !== "boolean") {
+        return Effect.fail(
+          validate.invalid("inclusive", `bad "inclusive" option value type: ${validate.typeName(inclusive)}`)
+        )
+      }
+      return Effect.succeed(this.untilReader(new needs.UntilState(bytes.slice(), inclusive === true)))
+    })
+  }
+
+  private untilReader(state: needs.UntilState): Api.UntilReader {
+    const read = Effect.suspend(() => this.read("receiveUntil", new needs.UntilNeed(state, this.config.maxReceiveSize)))
+    type Chunk = Effect.Effect<Option.Option<Uint8Array>, Api.ReceiveError | InvalidArgument>
+    const readChunk = (size: number): Chunk =>
+      Effect.suspend((): Chunk => {
+        if (typeof size !== "number" || !Number.isFinite(size) || Math.trunc(size) <= 0) {
+          return Effect.fail(validate.invalid("size", "bad size argument"))
+        }
+        return Effect.map(
+          this.read("receiveUntil", new needs.UntilChunkNeed(state, Math.trunc(size))),
+          Option.fromNullable
+        )
+      })
+    return {
+      read,
+      readChunk,
+      stream: (size) =>
+        Stream.repeatEffectOption(
+          readChunk(size).pipe(
+            Effect.mapError(Option.some),
+            Effect.flatMap((chunk) => chunk._tag === "Some" ? Effect.succeed(chunk.value) : Effect.fail(Option.none()))
+          )
+        )
+    }
+  }
+
+  /** The up-front state check of every read; returns the failure, if any. */
+  private readCheck(operation: ReadOperation): Effect.Effect<never, Api.ReceiveError> | undefined {
+    if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation }))
+    const conn = this.conn
+    if (conn === undefined || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
+    if (this.reading) return Effect.fail(new SocketBusyReading({ operation }))
+    return undefined
+  }
+
+  /** Runs a need: synchronously when the buffer suffices, else waiting on the transport. */
+  private read<A>(operation: ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
+    const failed = this.readCheck(operation)
+    if (failed !== undefined) return failed
+    const conn = this.conn!
+    const first = attempt(conn, need)
+    if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
+    this.reading = true
+    const timeout = this.readTimeout
+    const waitOnce = withTimeout(waitReadable(conn), timeout, (): typeof READ_TIMED_OUT => READ_TIMED_OUT)
+    const loop: Effect.Effect<A, Api.ReceiveError | typeof READ_TIMED_OUT> = Effect.flatMap(waitOnce, () => {
+      if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
+      const result = attempt(conn, need)
+      return result === needs.NEED_MORE ? loop : outcome(conn, operation, result as Settled<A>)
+    })
+    return loop.pipe(
+      Effect.catchIf((e): e is typeof READ_TIMED_OUT => e === READ_TIMED_OUT, () =>
+        Effect.suspend((): Effect.Effect<never, Api.ReceiveError> => {
+          if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
+          conn.dirty ??= "readTimeout"
+          return Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) }))
+        })),
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          conn.readWaker = undefined
+          if (!conn.closed) conn.dirty ??= "interrupted"
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        this.reading = false
+      }))
+    )
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // writes
+
+  send(data: Api.Sendable): Effect.Effect<number, Api.SendError> {
+    return Effect.suspend((): Effect.Effect<number, Api.SendError> => {
+      const bytes = encode(data)
+      if (validate.isInvalid(bytes)) return Effect.fail(bytes)
+      if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "send" }))
+      const conn = this.conn
+      if (conn === undefined || !conn.writeOpen) return Effect.fail(new SocketClosed({ operation: "send" }))
+      if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "send" }))
+      const length = bytes.length
+      if (length === 0) return Effect.succeed(0)
+      return this.write(conn, bytes)
+    })
+  }
+
+  private write(conn: Connection, bytes: Uint8Array): Effect.Effect<number, Api.SendError> {
+    const length = bytes.length
+    let settled = false
+    let failure: TransportFailure | undefined
+    let progressed = false
+    const synchronous = conn.transport.write(bytes, {
+      progress: () => {
+        progressed = true
+        conn.writeWaker?.()
+      },
+      done: (f) => {
+        settled = true
+        failure = f
+        conn.writeWaker?.()
+      }
+    })
+    if (synchronous) return Effect.succeed(length)
+    this.writing = true
+    const timeout = this.sendTimeout
+    const waitOnce = withTimeout(
+      Effect.async<void>((resume) => {
+        if (settled || progressed || conn.closed) return resume(Effect.void)
+        conn.writeWaker = () => {
+          conn.writeWaker = undefined
+          resume(Effect.void)
+        }
+        return Effect.sync(() => {
+          conn.writeWaker = undefined
+        })
+      }),
+      timeout,
+      (): typeof SEND_TIMED_OUT => SEND_TIMED_OUT
+    )
+    const loop: Effect.Effect<number, Api.SendError | typeof SEND_TIMED_OUT> = Effect.flatMap(waitOnce, () => {
+      if (settled) {
+        if (failure === undefined) return Effect.succeed(length)
+        if (conn.closed) return Effect.fail(new SocketClosed({ operation: "send" }))
+        const f = failure
+        conn.dirty ??= "send"
+        conn.closeHalf("write")
+        return Effect.fail(
+          new SocketIoError({ operation: "send", code: f.code, reason: f.reason, delivery: "partial", cause: f.cause })
+        )
+      }
+      if (conn.closed) return Effect.fail(new SocketClosed({ operation: "send" }))
+      progressed = false
+      return loop
+    })
+    return loop.pipe(
+      Effect.catchIf((e): e is typeof SEND_TIMED_OUT => e === SEND_TIMED_OUT, () =>
+        Effect.sync(() => {
+          conn.dirty ??= "send"
+          conn.closeHalf("write")
+          return new SocketTimeout({ operation: "send", delivery: "partial" })
+        }).pipe(Effect.flip)),
+      // An interrupted send may have handed part of the bytes over: nothing later may follow
+      // them on this connection, so it is closed.
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          if (!settled) conn.destroy()
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        this.writing = false
+      }))
+    )
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // close, keepalive, misc
+
+  get close(): Effect.Effect<void, Api.CloseError> {
+    return Effect.suspend((): Effect.Effect<void, Api.CloseError> => {
+      const busy = this.busy("close")
+      if (busy !== undefined) return Effect.fail(busy)
+      const conn = this.conn
+      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "close" }))
+      this.conn = undefined
+      conn.destroy()
+      return Effect.void
+    })
+  }
+
+  setKeepalive(
+    idle?: Duration.DurationInput,
+    options?: { readonly force?: boolean | undefined }
+  ): Effect.Effect<void, Api.KeepaliveError> {
+    return Effect.suspend((): Effect.Effect<void, Api.KeepaliveError> => {
+      let idleTimeout = this.config.keepaliveTimeout
+      if (idle !== undefined) {
+        const r = validate.idleTimeout("idle", idle)
+        if (validate.isInvalid(r)) return Effect.fail(r)
+        idleTimeout = r
+      }
+      const force = options?.force
+      if (force !== undefined && typeof force !== "boolean") {
+        return Effect.fail(validate.invalid("force", `bad "force" option type: ${validate.typeName(force)}`))
+      }
+      const busy = this.busy("setKeepalive")
+      if (busy !== undefined) return Effect.fail(busy)
+      const conn = this.conn
+      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "setKeepalive" }))
+      // From here on every failure comes from the connection's state: it is closed (pitfall 2).
+      const refuse = (error: Api.KeepaliveError) => {
+        this.conn = undefined
+        conn.destroy()
+        return Effect.fail(error)
+      }
+      if (!conn.readOpen || !conn.writeOpen || conn.end !== "open") {
+        return refuse(new SocketClosed({ operation: "setKeepalive" }))
+      }
+      if (conn.buffer.length > 0) return refuse(new UnreadDataInBuffer({ bytes: conn.buffer.length }))
+      const t = conn.transport
+      const pending = t.pendingBytes()
+      if (pending > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+        return refuse(new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() }))
+      }
+      if (conn.dirty !== undefined && force !== true) return refuse(new DirtyConnection({ reason: conn.dirty }))
+      this.conn = undefined
+      conn.closed = true
+      conn.readOpen = false
+      conn.writeOpen = false
+      if (!conn.lease.checkin({ transport: t, reusedTimes: conn.reusedTimes }, idleTimeout)) t.destroy()
+      return Effect.void
+    })
+  }
+
+  get getReusedTimes(): Effect.Effect<number, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<number, SocketClosed> => {
+      if (this.connecting) return Effect.succeed(0)
+      const conn = this.conn
+      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "getReusedTimes" }))
+      return Effect.succeed(conn.reusedTimes)
+    })
+  }
+
+  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      const t = validate.timeout("timeout", timeout)
+      if (validate.isInvalid(t)) return Effect.fail(t)
+      this.timeouts.connect = t
+      this.timeouts.send = t
+      this.timeouts.read = t
+      return Effect.void
+    })
+  }
+
+  setTimeouts(
+    connect: Duration.DurationInput,
+    send: Duration.DurationInput,
+    read: Duration.DurationInput
+  ): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      const c = validate.timeout("connect", connect)
+      if (validate.isInvalid(c)) return Effect.fail(c)
+      const s = validate.timeout("send", send)
+      if (validate.isInvalid(s)) return Effect.fail(s)
+      const r = validate.timeout("read", read)
+      if (validate.isInvalid(r)) return Effect.fail(r)
+      this.timeouts.connect = c
+      this.timeouts.send = s
+      this.timeouts.read = r
+      return Effect.void
+    })
+  }
+
+  setOption(
+    option: Api.SocketOption,
+    value: boolean | number
+  ): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> {
+    return Effect.suspend((): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      if (typeof option !== "string" || option.length === 0) {
+        return Effect.fail(validate.invalid("option", `missing the "option" argument`))
+      }
+      if (!optionNames.has(option)) return Effect.fail(validate.invalid("option", `unsupported option ${option}`))
+      if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
+        return Effect.fail(validate.invalid("value", `missing the "value" argument`))
+      }
+      if (option !== "tcp-nodelay" && option !== "keepalive") {
+        return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
+      }
+      const conn = this.conn
+      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "setOption" }))
+      const enabled = value === true || (typeof value === "number" && value !== 0)
+      if (option === "tcp-nodelay") conn.transport.setNoDelay(enabled)
+      else conn.transport.setKeepAlive(enabled, 0)
+      this.options[option] = enabled ? 1 : 0
+      return Effect.void
+    })
+  }
+
+  getOption(option: Api.SocketOption): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> {
+    return Effect.suspend((): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      if (typeof option !== "string" || !optionNames.has(option)) {
+        return Effect.fail(validate.invalid("option", `unsupported option ${String(option)}`))
+      }
+      if (option !== "tcp-nodelay" && option !== "keepalive") {
+        return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
+      }
+      const conn = this.conn
+      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "setOption" }))
+      return Effect.succeed(this.options[option])
+    })
+  }
+
+  get localAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> => {
+      const info = this.conn?.closed === false ? this.conn.transport.localAddress() : undefined
+      return info === undefined ? Effect.fail(new SocketClosed({ operation: "connect" })) : Effect.succeed(info)
+    })
+  }
+
+  get remoteAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> => {
+      const info = this.conn?.closed === false ? this.conn.transport.remoteAddress() : undefined
+      return info === undefined ? Effect.fail(new SocketClosed({ operation: "connect" })) : Effect.succeed(info)
+    })
+  }
+
+  /** @internal for TLS and tests: the current connection. */
+  get connection(): Connection | undefined {
+    return this.conn
+  }
+
+  /** @internal for TLS: run `f` holding the connect flag, with the busy checks of spec A.17. */
+  withConnecting<A, E>(
+    operation: Operation,
+    f: (conn: Connection) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | SocketClosed | SocketBusyConnecting | SocketBusyReading | SocketBusyWriting> {
+    return Effect.suspend((): Effect.Effect<A, E | SocketClosed | SocketBusyConnecting | SocketBusyReading | SocketBusyWriting> => {
+      const busy = this.busy(operation)
+      if (busy !== undefined) return Effect.fail(busy)
+      const conn = this.conn
+      if (conn === undefined || conn.closed || !conn.readOpen || !conn.writeOpen) {
+        return Effect.fail(new SocketClosed({ operation }))
+      }
+      this.connecting = true
+      return f(conn).pipe(Effect.ensuring(Effect.sync(() => {
+        this.connecting = false
+      })))
+    })
+  }
+
+  /** @internal for TLS: swap the connection's transport (after an upgrade). */
+  replaceTransport(conn: Connection, transport: StreamTransport): void {
+    if (this.conn !== conn) {
+      transport.destroy()
+      return
+    }
+    const next = new Connection(transport, conn.lease, conn.reusedTimes)
+    next.dirty = conn.dirty
+    this.conn = next
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// helpers
+
+type Settled<A> = A | needs.EndOfStream | ReceiveLimitExceeded
+
+/** Drains and steps a need; never waits. */
+const attempt = <A>(conn: Connection, need: needs.Need<A>): needs.StepResult<A> => {
+  const r = need.step(conn.buffer, conn.end)
+  if (r !== needs.NEED_MORE || conn.end !== "open") return r
+  conn.pull()
+  return need.step(conn.buffer, conn.end)
+}
+
+/** Turns a completed step into the read's result; end-of-stream closes the read half. */
+const outcome = <A>(
+  conn: Connection,
+  operation: ReadOperation,
+  result: Settled<A>
+): Effect.Effect<A, Api.ReceiveError> => {
+  if (result instanceof needs.EndOfStream) {
+    const failure = conn.failure
+    conn.closeHalf("read")
+    if (failure !== undefined) {
+      return Effect.fail(
+        new SocketIoError({
+          operation,
+          code: failure.code,
+          reason: failure.reason,
+          partial: result.partial,
+          cause: failure.cause
+        })
+      )
+    }
+    return Effect.fail(new SocketClosed({ operation, partial: result.partial }))
+  }
+  if (result instanceof ReceiveLimitExceeded) {
+    conn.dirty ??= "limit"
+    return Effect.fail(result)
+  }
+  return Effect.succeed(result as A)
+}
+
+/** Waits until the transport (or a close) wakes the connection's reader. */
+const waitReadable = (conn: Connection): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const wake = () => {
+      conn.readWaker = undefined
+      conn.transport.setWaker(undefined)
+      resume(Effect.void)
+    }
+    conn.readWaker = wake
+    conn.transport.setWaker(wake)
+    return Effect.sync(() => {
+      conn.readWaker = undefined
+      conn.transport.setWaker(undefined)
+    })
+  })
+
+/** `Effect.timeoutFail` unless the duration is infinite. */
+export const withTimeout = <A, E, E2>(
+  self: Effect.Effect<A, E>,
+  duration: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2> =>
+  Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
+
+/** `ngx.socket.tcp()`: a socket object bound to the caller's scope. */
+export const make = (
+  connector: StreamConnector,
+  pool: Pool.ConnectionPool,
+  config: CosocketConfig.Settings
+): Effect.Effect<TcpSocketImpl, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const socket = new TcpSocketImpl(connector, pool, config)
+    return Effect.as(Effect.addFinalizer(() => socket.finish), socket)
+  })
+

@@ -1,0 +1,129 @@
+/**
+ * Argument validation shared by every public entry point. Pure: each check returns the
+ * normalised value or an `InvalidArgument` (never throws), so callers validate everything before
+ * touching any state.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import type { Settings } from "../CosocketConfig.js"
+import { InvalidArgument } from "../CosocketError.js"
+
+export const invalid = (argumentOrDetail: string | InvalidArgument, detail?: string): InvalidArgument =>
+  typeof argumentOrDetail === "string"
+    ? new InvalidArgument({ argument: argumentOrDetail, detail: detail ?? argumentOrDetail })
+    : argumentOrDetail
+
+export const isInvalid = (u: unknown): u is InvalidArgument => u instanceof InvalidArgument
+
+/** Largest timeout OpenResty accepts (2^31 - 1 ms); larger finite values are `bad timeout value`. */
+export const maxTimeoutMillis = 2 ** 31 - 1
+
+const isNegativeInput = (input: unknown): boolean => {
+  if (typeof input === "number") return input < 0 || Number.isNaN(input)
+  if (typeof input === "bigint") return input < 0n
+  if (typeof input === "string") return input.trimStart().startsWith("-")
+  if (Array.isArray(input)) return input.some((n) => typeof n === "number" && (n < 0 || Number.isNaN(n)))
+  return false
+}
+
+/**
+ * A socket timeout: `0` means "the configured default" (returned as `undefined`), negative or
+ * unparsable values and finite values above 2^31-1 ms are `bad timeout value`; infinity is allowed.
+ */
+export const timeout = (argument: string, input: unknown): Duration.Duration | undefined | InvalidArgument => {
+  if (isNegativeInput(input)) return invalid(argument, "bad timeout value")
+  const decoded = Duration.decodeUnknown(input)
+  if (decoded._tag === "None") return invalid(argument, "bad timeout value")
+  const duration = decoded.value
+  if (!Duration.isFinite(duration)) return duration
+  const millis = Duration.toMillis(duration)
+  if (millis > maxTimeoutMillis) return invalid(argument, "bad timeout value")
+  return millis === 0 ? undefined : duration
+}
+
+/** A keepalive idle time: `0` or infinity mean unlimited (returned as infinity). */
+export const idleTimeout = (argument: string, input: unknown): Duration.Duration | InvalidArgument => {
+  if (isNegativeInput(input)) return invalid(argument, "bad timeout value")
+  const decoded = Duration.decodeUnknown(input)
+  if (decoded._tag === "None") return invalid(argument, "bad timeout value")
+  const duration = decoded.value
+  return Duration.isFinite(duration) && Duration.toMillis(duration) === 0 ? Duration.infinity : duration
+}
+
+/** A TCP/UDP port: an integer (or numeric string) in 0..65535. */
+export const port = (input: unknown): number | InvalidArgument => {
+  const n = typeof input === "string" && /^\s*\d+\s*$/.test(input) ? Number(input) : input
+  if (typeof n !== "number" || !Number.isFinite(n)) return invalid("port", "missing the port number")
+  const truncated = Math.trunc(n)
+  if (truncated < 0 || truncated > 65535) return invalid("port", `bad port number: ${truncated}`)
+  return truncated
+}
+
+/** A positive integer option (`poolSize`, `max`, limits). */
+export const positiveInteger = (argument: string, input: unknown): number | InvalidArgument => {
+  if (typeof input !== "number" || !Number.isFinite(input)) {
+    return invalid(argument, `bad "${argument}" option type: ${typeName(input)}`)
+  }
+  const n = Math.trunc(input)
+  return n > 0 ? n : invalid(argument, `bad "${argument}" option value: ${n}`)
+}
+
+/** A non-negative integer option (`backlog`). */
+export const nonNegativeInteger = (argument: string, input: unknown): number | InvalidArgument => {
+  if (typeof input !== "number" || !Number.isFinite(input)) {
+    return invalid(argument, `bad "${argument}" option type: ${typeName(input)}`)
+  }
+  const n = Math.trunc(input)
+  return n >= 0 ? n : invalid(argument, `bad "${argument}" option value: ${n}`)
+}
+
+export const typeName = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "array" : u instanceof Uint8Array ? "Uint8Array" : typeof u
+
+/** Validates `CosocketConfig` options over a base; returns the first problem as a message. */
+export const settings = (
+  options: { readonly [K in keyof Settings]?: unknown },
+  base: Settings
+): Settings | InvalidArgument => {
+  const duration = (name: "connectTimeout" | "sendTimeout" | "readTimeout") => {
+    if (options[name] === undefined) return base[name]
+    const result = timeout(name, options[name])
+    return result === undefined ? invalid(name, "bad timeout value") : result
+  }
+  const connectTimeout = duration("connectTimeout")
+  if (isInvalid(connectTimeout)) return connectTimeout
+  const sendTimeout = duration("sendTimeout")
+  if (isInvalid(sendTimeout)) return sendTimeout
+  const readTimeout = duration("readTimeout")
+  if (isInvalid(readTimeout)) return readTimeout
+  const keepaliveTimeout = options.keepaliveTimeout === undefined
+    ? base.keepaliveTimeout
+    : idleTimeout("keepaliveTimeout", options.keepaliveTimeout)
+  if (isInvalid(keepaliveTimeout)) return keepaliveTimeout
+  const poolSize = options.poolSize === undefined ? base.poolSize : positiveInteger("poolSize", options.poolSize)
+  if (isInvalid(poolSize)) return poolSize
+  const optionalLimit = (name: "maxLineLength" | "maxReceiveSize") =>
+    options[name] === undefined ? base[name] : positiveInteger(name, options[name])
+  const maxLineLength = optionalLimit("maxLineLength")
+  if (isInvalid(maxLineLength)) return maxLineLength
+  const maxReceiveSize = optionalLimit("maxReceiveSize")
+  if (isInvalid(maxReceiveSize)) return maxReceiveSize
+  const udpQueueSize = options.udpQueueSize === undefined
+    ? base.udpQueueSize
+    : positiveInteger("udpQueueSize", options.udpQueueSize)
+  if (isInvalid(udpQueueSize)) return udpQueueSize
+  const noDelay = options.noDelay === undefined ? base.noDelay : options.noDelay
+  if (typeof noDelay !== "boolean") return invalid("noDelay", `bad "noDelay" option type: ${typeName(noDelay)}`)
+  return {
+    connectTimeout,
+    sendTimeout,
+    readTimeout,
+    keepaliveTimeout,
+    poolSize,
+    maxLineLength,
+    maxReceiveSize,
+    noDelay,
+    udpQueueSize
+  }
+}

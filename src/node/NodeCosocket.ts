@@ -1,0 +1,62 @@
+/**
+ * Everything a Node program needs in one layer: the `node:net` stream connector, the `node:dgram`
+ * datagram connector and the keepalive connection pool.
+ *
+ * @since 0.1.0
+ */
+import * as Layer from "effect/Layer"
+import * as ConnectionPool from "../ConnectionPool.js"
+import type { InvalidArgument } from "../CosocketError.js"
+import * as Transport from "../Transport.js"
+import * as streamTransport from "./internal/streamTransport.js"
+
+/**
+ * The Node stream connector (TCP and unix-domain sockets).
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const ConnectorLive = NodeCosocket.tcpConnector
+ * ```
+ */
+export const tcpConnector: Layer.Layer<Transport.TcpConnector> = Layer.succeed(Transport.TcpConnector, {
+  connect: streamTransport.connect
+})
+
+/**
+ * Connectors plus a connection pool with the given per-pool limits.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const CosocketLive = NodeCosocket.layerWith({ pools: { redis: { size: 100, backlog: 1000 } } })
+ * ```
+ */
+export const layerWith = (
+  options?: ConnectionPool.Options
+): Layer.Layer<Transport.TcpConnector | ConnectionPool.ConnectionPool, InvalidArgument> =>
+  Layer.mergeAll(tcpConnector, ConnectionPool.layer(options))
+
+/**
+ * Connectors plus a connection pool with defaults from `CosocketConfig`. Provide it once, at the
+ * application root.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const main = Effect.scoped(TcpSocket.connect("127.0.0.1", 6379)).pipe(Effect.provide(NodeCosocket.layer))
+ * ```
+ */
+export const layer: Layer.Layer<Transport.TcpConnector | ConnectionPool.ConnectionPool, InvalidArgument> =
+  layerWith()
