@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Layer from "effect/Layer"
+import type * as Net from "node:net"
 import * as ConnectionPool from "../ConnectionPool.js"
 import type { InvalidArgument } from "../CosocketError.js"
 import * as Transport from "../Transport.js"
@@ -23,8 +24,37 @@ import * as streamTransport from "./internal/streamTransport.js"
  * ```
  */
 export const tcpConnector: Layer.Layer<Transport.TcpConnector> = Layer.succeed(Transport.TcpConnector, {
-  connect: streamTransport.connect
+  connect: (target, options) => streamTransport.connect(target, options)
 })
+
+/**
+ * Options of the Node stream connector.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TcpConnectorOptions {
+  /** Name resolution to use instead of the system's `dns.lookup` (same signature as `node:net`'s option). */
+  readonly lookup?: Net.LookupFunction | undefined
+}
+
+/**
+ * The Node stream connector with options (a custom resolver, for example).
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import * as Dns from "node:dns"
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const ConnectorLive = NodeCosocket.tcpConnectorWith({ lookup: Dns.lookup })
+ * ```
+ */
+export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Transport.TcpConnector> =>
+  Layer.succeed(Transport.TcpConnector, {
+    connect: (target, connectOptions) => streamTransport.connect(target, connectOptions, options.lookup)
+  })
 
 /**
  * Connectors plus a connection pool with the given per-pool limits.

@@ -39,11 +39,15 @@ export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport 
   })
   socket.on("close", wake)
 
+  // A write on a socket Node destroyed after an error reports ERR_STREAM_DESTROYED: the cause
+  // the caller wants is the error that destroyed it (e.g. ECONNRESET).
+  const writeFailure = (error: Error): TransportFailure => failed ?? errors.failure(error)
+
   const write = (bytes: Uint8Array, listener: WriteListener): boolean => {
     if (bytes.length <= PIECE) {
       let completedSynchronously = false
       socket.write(bytes, (error) => {
-        if (!completedSynchronously) listener.done(error ? errors.failure(error) : undefined)
+        if (!completedSynchronously) listener.done(error ? writeFailure(error) : undefined)
       })
       // Node updates writableLength synchronously when the kernel took everything at once.
       if (socket.writableLength === 0 && !socket.destroyed && failed === undefined) {
@@ -57,7 +61,7 @@ export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport 
       const piece = bytes.subarray(offset, offset + PIECE)
       offset += piece.length
       socket.write(piece, (error) => {
-        if (error) return listener.done(errors.failure(error))
+        if (error) return listener.done(writeFailure(error))
         if (offset >= bytes.length) return listener.done(undefined)
         listener.progress()
         next()
@@ -128,7 +132,8 @@ const connectError = (target: StreamTarget, error: unknown): ConnectError => {
 /** Connects; interruption destroys the half-open socket. */
 export const connect = (
   target: StreamTarget,
-  options: StreamConnectOptions
+  options: StreamConnectOptions,
+  lookup?: Net.LookupFunction
 ): Effect.Effect<StreamTransport, ConnectError> =>
   Effect.async<StreamTransport, ConnectError>((resume) => {
     const socket = target._tag === "Unix"
@@ -138,6 +143,7 @@ export const connect = (
         port: target.port,
         allowHalfOpen: true,
         noDelay: options.noDelay,
+        ...(lookup !== undefined ? { lookup } : {}),
         ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {})
       })
     const onError = (error: Error) => {
