@@ -592,8 +592,10 @@ export class TcpSocketImpl implements Api.TcpSocket {
       if (conn.buffer.length > 0) return refuse(new UnreadDataInBuffer({ bytes: conn.buffer.length }))
       const t = conn.transport
       const pending = t.pendingBytes()
-      if (pending > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
-        return refuse(new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() }))
+      if (pending > 0) return refuse(new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() }))
+      // The peer already closed (FIN or error), even if no read has seen it yet (spec A.11).
+      if (t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+        return refuse(new SocketClosed({ operation: "setKeepalive" }))
       }
       if (conn.dirty !== undefined && force !== true) return refuse(new DirtyConnection({ reason: conn.dirty }))
       this.conn = undefined

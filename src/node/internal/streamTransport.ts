@@ -83,7 +83,11 @@ export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport 
       const chunk: Buffer | null = socket.read()
       return chunk === null ? undefined : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     },
-    isEnded: () => ended,
+    // Node emits 'end' a tick after the last read; its state knows the EOF already.
+    isEnded: () =>
+      ended ||
+      (socket.readableLength === 0 &&
+        (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true),
     failure: () => failed,
     pendingBytes: () => socket.readableLength,
     setWaker: (w) => {
