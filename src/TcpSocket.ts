@@ -102,7 +102,9 @@ export interface UntilReader {
    * what precedes it (possibly empty); the next call returns `None` (the end marker) and the
    * reader then looks for the next occurrence.
    */
-  readonly readChunk: (size: number) => Effect.Effect<Option.Option<Uint8Array>, ReceiveError | CosocketError.InvalidArgument>
+  readonly readChunk: (
+    size: number
+  ) => Effect.Effect<Option.Option<Uint8Array>, ReceiveError | CosocketError.InvalidArgument>
   /** The chunks of `readChunk(size)` up to the end marker, as a Stream. */
   readonly stream: (size: number) => Stream.Stream<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
 }
@@ -166,9 +168,15 @@ export interface TcpSocket {
   /** How many times the current connection came out of the pool (0: fresh). */
   readonly getReusedTimes: Effect.Effect<number, CosocketError.SocketClosed>
   /** Local address and port of the current connection. */
-  readonly localAddressInfo: Effect.Effect<{ readonly address: string; readonly port: number }, CosocketError.SocketClosed>
+  readonly localAddressInfo: Effect.Effect<
+    { readonly address: string; readonly port: number },
+    CosocketError.SocketClosed
+  >
   /** Remote address and port of the current connection. */
-  readonly remoteAddressInfo: Effect.Effect<{ readonly address: string; readonly port: number }, CosocketError.SocketClosed>
+  readonly remoteAddressInfo: Effect.Effect<
+    { readonly address: string; readonly port: number },
+    CosocketError.SocketClosed
+  >
 }
 
 /**
@@ -193,13 +201,16 @@ export interface TcpSocket {
  * })).pipe(Effect.provide(NodeCosocket.layer))
  * ```
  */
-export const make: Effect.Effect<TcpSocket, never, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool> =
-  Effect.gen(function*() {
-    const connector = yield* Transport.TcpConnector
-    const pool = yield* ConnectionPool.ConnectionPool
-    const config = yield* CosocketConfig
-    return yield* internal.make(connector, pool, config)
-  })
+export const make: Effect.Effect<
+  TcpSocket,
+  never,
+  Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
+> = Effect.gen(function*() {
+  const connector = yield* Transport.TcpConnector
+  const pool = yield* ConnectionPool.ConnectionPool
+  const config = yield* CosocketConfig
+  return yield* internal.make(connector, pool, config)
+})
 
 /**
  * Creates a socket and connects it (`ngx.socket.connect`): only the configured connect timeout

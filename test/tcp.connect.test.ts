@@ -37,7 +37,7 @@ describe("TcpSocket.connect", () => {
       const port = peer.port
       // Close the listener so the port refuses.
       yield* Effect.promise(() =>
-        new Promise<void>((r) => ((peer as unknown as { server: Net.Server }).server).close(() => r()))
+        new Promise<void>((r) => (peer as unknown as { server: Net.Server }).server.close(() => r()))
       )
       const socket = yield* TcpSocket.make
       const error = yield* Effect.flip(socket.connect("127.0.0.1", port))
@@ -105,7 +105,9 @@ describe("TcpSocket.connect", () => {
   it.live("TCP-CONN-009 a path without unix: is missing the port number", () =>
     run(Effect.gen(function*() {
       const socket = yield* TcpSocket.make
-      const error = yield* Effect.flip((socket.connect as (h: string) => Effect.Effect<void, any>)("/path/to/test.sock"))
+      const error = yield* Effect.flip(
+        (socket.connect as (h: string) => Effect.Effect<void, any>)("/path/to/test.sock")
+      )
       expect([error._tag, error.message]).toEqual(["InvalidArgument", "missing the port number"])
     })))
 
@@ -173,7 +175,7 @@ describe("TcpSocket.connect", () => {
       const peer = yield* server(() => {})
       const port = peer.port
       yield* Effect.promise(() =>
-        new Promise<void>((r) => ((peer as unknown as { server: Net.Server }).server).close(() => r()))
+        new Promise<void>((r) => (peer as unknown as { server: Net.Server }).server.close(() => r()))
       )
       const error = yield* Effect.flip(TcpSocket.connect("127.0.0.1", port))
       expect([error._tag, error.message]).toEqual(["ConnectError", "connection refused"])

@@ -190,9 +190,11 @@ describe("TcpSocket.receive", () => {
 
   it.live("TCP-RECV-015 receiveUntil then *a", () =>
     run(Effect.gen(function*() {
-      const socket = yield* connected(yield* server((s) =>
-        onRequest(s, () => s.end("HTTP/1.1 200 OK\r\n\r\n6\r\nfoofoo\r\n6\r\nbarbar\r\n0\r\n\r\n"))
-      ))
+      const socket = yield* connected(
+        yield* server((s) =>
+          onRequest(s, () => s.end("HTTP/1.1 200 OK\r\n\r\n6\r\nfoofoo\r\n6\r\nbarbar\r\n0\r\n\r\n"))
+        )
+      )
       yield* socket.send(REQ57)
       const reader = yield* socket.receiveUntil("foofoo\r\n")
       expect(TcpSocket.text(yield* reader.read)).toBe("HTTP/1.1 200 OK\r\n\r\n6\r\n")
@@ -268,7 +270,10 @@ describe("TcpSocket.receive", () => {
         const socket = yield* connected(yield* server((s) => s.write("short\n" + "x".repeat(100) + "\n")))
         expect(yield* outcome(socket.receive())).toBe("short")
         const error = yield* Effect.flip(socket.receive())
-        expect([error._tag, error.message]).toEqual(["ReceiveLimitExceeded", "receive limit exceeded: maxLineLength 16"])
+        expect([error._tag, error.message]).toEqual([
+          "ReceiveLimitExceeded",
+          "receive limit exceeded: maxLineLength 16"
+        ])
         const keepalive = yield* Effect.flip(socket.setKeepalive())
         expect(keepalive._tag).toBe("UnreadDataInBuffer")
       }),

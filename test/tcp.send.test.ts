@@ -5,7 +5,17 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { CosocketError, TcpSocket } from "../src/index.js"
-import { httpPeer, onRequest, outcome, readLines, REQ57, RESP_FOO_LINES, run, server, stalledPeer } from "./support/loopback.js"
+import {
+  httpPeer,
+  onRequest,
+  outcome,
+  readLines,
+  REQ57,
+  RESP_FOO_LINES,
+  run,
+  server,
+  stalledPeer
+} from "./support/loopback.js"
 
 const big = new Uint8Array(32 * 1024 * 1024)
 
@@ -105,6 +115,7 @@ describe("TcpSocket.send", () => {
       const peer = yield* server(() => {})
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", peer.port)
+      // eslint-disable-next-line no-loss-of-precision -- the catalog's literal, as written in Lua
       expect(yield* socket.send(3.14159265357939723846)).toBe(15)
       expect(yield* socket.send(31415926)).toBe(8)
       yield* Effect.sleep(30)

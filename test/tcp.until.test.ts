@@ -37,7 +37,13 @@ const recv = (n: number): Call => ({ receive: n })
 
 const cases: ReadonlyArray<Case> = [
   { id: "TCP-UNTIL-005", body: "abcabcaad\n", pattern: "aa", calls: rx(2), expected: ["abcabc", "ERR closed [d\n]"] },
-  { id: "TCP-UNTIL-006", body: "abaabcaaaef\n", pattern: "aaa", calls: rx(2), expected: ["abaabc", "ERR closed [ef\n]"] },
+  {
+    id: "TCP-UNTIL-006",
+    body: "abaabcaaaef\n",
+    pattern: "aaa",
+    calls: rx(2),
+    expected: ["abaabc", "ERR closed [ef\n]"]
+  },
   {
     id: "TCP-UNTIL-007",
     body: "baaaaaaaaeaaaaaaadf\n",

@@ -212,10 +212,12 @@ export class UntilState {
       return out
     }
     const matchAt = this.locate(buffer)
-    if (matchAt >= 0) return this.matched(buffer, matchAt)
-    if (maxReceiveSize !== undefined && this.definite(buffer) > maxReceiveSize) {
+    // The limit counts the bytes before the pattern, found or not, so it does not depend on chunking.
+    const before = matchAt >= 0 ? matchAt : this.definite(buffer)
+    if (maxReceiveSize !== undefined && before > maxReceiveSize) {
       return new ReceiveLimitExceeded({ limit: "maxReceiveSize", max: maxReceiveSize })
     }
+    if (matchAt >= 0) return this.matched(buffer, matchAt)
     if (end === "open") return NEED_MORE
     // The stream ended mid-search: every byte, held-back prefix included, goes to `partial`.
     const partial = this.take(buffer, buffer.length)

@@ -13,11 +13,11 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Pool from "../ConnectionPool.js"
 import type * as CosocketConfig from "../CosocketConfig.js"
+import type { InvalidArgument } from "../CosocketError.js"
 import {
   DirtyConnection,
   type DirtyReason,
   DubiousConnection,
-  InvalidArgument,
   type Operation,
   ReceiveLimitExceeded,
   SocketBusyConnecting,
@@ -307,7 +307,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
     return this.pool.acquire(key, limits, timeout).pipe(
       Effect.flatMap((lease) => {
         if (lease.reused !== undefined) {
-          return Effect.sync(() => this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes)))
+          return Effect.sync(() =>
+            this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes))
+          )
         }
         const connect = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
         return withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" })).pipe(
@@ -443,12 +445,15 @@ export class TcpSocketImpl implements Api.TcpSocket {
       return result === needs.NEED_MORE ? loop : outcome(conn, operation, result as Settled<A>)
     })
     return loop.pipe(
-      Effect.catchIf((e): e is typeof READ_TIMED_OUT => e === READ_TIMED_OUT, () =>
-        Effect.suspend((): Effect.Effect<never, Api.ReceiveError> => {
-          if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
-          conn.dirty ??= "readTimeout"
-          return Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) }))
-        })),
+      Effect.catchIf(
+        (e): e is typeof READ_TIMED_OUT => e === READ_TIMED_OUT,
+        () =>
+          Effect.suspend((): Effect.Effect<never, Api.ReceiveError> => {
+            if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
+            conn.dirty ??= "readTimeout"
+            return Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) }))
+          })
+      ),
       Effect.onInterrupt(() =>
         Effect.sync(() => {
           conn.readWaker = undefined
@@ -709,18 +714,20 @@ export class TcpSocketImpl implements Api.TcpSocket {
     operation: Operation,
     f: (conn: Connection) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | SocketClosed | SocketBusyConnecting | SocketBusyReading | SocketBusyWriting> {
-    return Effect.suspend((): Effect.Effect<A, E | SocketClosed | SocketBusyConnecting | SocketBusyReading | SocketBusyWriting> => {
-      const busy = this.busy(operation)
-      if (busy !== undefined) return Effect.fail(busy)
-      const conn = this.conn
-      if (conn === undefined || conn.closed || !conn.readOpen || !conn.writeOpen) {
-        return Effect.fail(new SocketClosed({ operation }))
+    return Effect.suspend(
+      (): Effect.Effect<A, E | SocketClosed | SocketBusyConnecting | SocketBusyReading | SocketBusyWriting> => {
+        const busy = this.busy(operation)
+        if (busy !== undefined) return Effect.fail(busy)
+        const conn = this.conn
+        if (conn === undefined || conn.closed || !conn.readOpen || !conn.writeOpen) {
+          return Effect.fail(new SocketClosed({ operation }))
+        }
+        this.connecting = true
+        return f(conn).pipe(Effect.ensuring(Effect.sync(() => {
+          this.connecting = false
+        })))
       }
-      this.connecting = true
-      return f(conn).pipe(Effect.ensuring(Effect.sync(() => {
-        this.connecting = false
-      })))
-    })
+    )
   }
 
   /** @internal for TLS: swap the connection's transport (after an upgrade). */
@@ -798,8 +805,7 @@ export const withTimeout = <A, E, E2>(
   self: Effect.Effect<A, E>,
   duration: Duration.Duration,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2> =>
-  Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
+): Effect.Effect<A, E | E2> => Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
 
 /** `ngx.socket.tcp()`: a socket object bound to the caller's scope. */
 export const make = (
@@ -811,4 +817,3 @@ export const make = (
     const socket = new TcpSocketImpl(connector, pool, config)
     return Effect.as(Effect.addFinalizer(() => socket.finish), socket)
   })
-

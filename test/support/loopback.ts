@@ -26,7 +26,8 @@ export const RESP_FOO_LINES = [
 ]
 
 export const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
-export const text = (b: Uint8Array | undefined): string => b === undefined ? "<none>" : Buffer.from(b).toString("latin1")
+export const text = (b: Uint8Array | undefined): string =>
+  b === undefined ? "<none>" : Buffer.from(b).toString("latin1")
 
 export interface Server {
   readonly host: string
