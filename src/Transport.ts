@@ -179,21 +179,34 @@ export class TcpConnector extends Context.Tag("effect-cosocket/Transport/TcpConn
 >() {}
 
 /**
- * A connected datagram endpoint. Datagrams and errors (such as an ICMP port-unreachable) are
- * pushed to the handlers the engine installs; the engine queues them.
+ * Where a connected datagram endpoint delivers what it receives. Datagrams arrive whole (never
+ * truncated), only from the connected peer; `onError` reports receive-side errors such as an
+ * ICMP port unreachable (`"ECONNREFUSED"`), after which the endpoint stays usable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DatagramHandlers {
+  readonly onDatagram: (datagram: Uint8Array) => void
+  readonly onError: (failure: TransportFailure) => void
+}
+
+/**
+ * A connected datagram endpoint. Datagrams and errors are pushed to the {@link DatagramHandlers}
+ * given to `open`; the engine queues them (a datagram socket cannot be paused).
  *
  * @since 0.1.0
  * @category models
  */
 export interface DatagramTransport {
-  readonly setHandlers: (
-    onDatagram: (datagram: Uint8Array) => void,
-    onError: (failure: TransportFailure) => void
-  ) => void
-  /** Sends one datagram; `done` receives the failure, if any. */
+  /** Sends one datagram; `done` is called once, with the failure if any (then nothing was sent). */
   readonly send: (bytes: Uint8Array, done: (failure: TransportFailure | undefined) => void) => void
+  /** Closes the endpoint; no handler is called afterwards. Idempotent. */
   readonly close: () => void
+  /** Local address and port. */
   readonly localAddress: () => { readonly address: string; readonly port: number } | undefined
+  /** The connected peer's address and port. */
+  readonly remoteAddress: () => { readonly address: string; readonly port: number } | undefined
 }
 
 /**
@@ -207,7 +220,21 @@ export type DatagramTarget =
   | { readonly _tag: "Unix"; readonly path: string }
 
 /**
- * Opens connected datagram sockets.
+ * Options a datagram connector applies when it opens an endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DatagramOpenOptions {
+  /** Local IP address to bind before connecting (`bind()`); its family also picks the peer's. */
+  readonly localAddress?: string | undefined
+  /** Installed before the endpoint can receive anything. */
+  readonly handlers: DatagramHandlers
+}
+
+/**
+ * Opens connected datagram sockets (resolving host names). The returned effect must be
+ * interruptible and close the half-open endpoint when interrupted.
  *
  * @since 0.1.0
  * @category models
@@ -215,8 +242,10 @@ export type DatagramTarget =
 export interface DatagramConnector {
   readonly open: (
     target: DatagramTarget,
-    options: { readonly localAddress?: string | undefined }
+    options: DatagramOpenOptions
   ) => Effect.Effect<DatagramTransport, ConnectError>
+  /** Whether `Unix` targets (datagram unix-domain sockets) are supported; absent means no. */
+  readonly supportsUnix?: boolean | undefined
 }
 
 /**

@@ -31,6 +31,13 @@ export * as CosocketError from "./CosocketError.js"
 export * as TcpSocket from "./TcpSocket.js"
 
 /**
+ * `ngx.socket.udp`: scoped connected UDP sockets with a bounded datagram queue.
+ *
+ * @since 0.1.0
+ */
+export * as UdpSocket from "./UdpSocket.js"
+
+/**
  * The platform boundary: transports and connector services.
  *
  * @since 0.1.0

@@ -9,6 +9,7 @@ import type * as Net from "node:net"
 import * as ConnectionPool from "../ConnectionPool.js"
 import type { InvalidArgument } from "../CosocketError.js"
 import * as Transport from "../Transport.js"
+import * as datagramTransport from "./internal/datagramTransport.js"
 import * as streamTransport from "./internal/streamTransport.js"
 
 /**
@@ -57,6 +58,24 @@ export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Tran
   })
 
 /**
+ * The Node datagram connector (`node:dgram`, UDP over IPv4 and IPv6; no unix-domain datagram
+ * sockets).
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const UdpLive = NodeCosocket.udpConnector
+ * ```
+ */
+export const udpConnector: Layer.Layer<Transport.UdpConnector> = Layer.succeed(
+  Transport.UdpConnector,
+  datagramTransport.connector
+)
+
+/**
  * Connectors plus a connection pool with the given per-pool limits.
  *
  * @since 0.1.0
@@ -70,8 +89,8 @@ export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Tran
  */
 export const layerWith = (
   options?: ConnectionPool.Options
-): Layer.Layer<Transport.TcpConnector | ConnectionPool.ConnectionPool, InvalidArgument> =>
-  Layer.mergeAll(tcpConnector, ConnectionPool.layer(options))
+): Layer.Layer<Transport.TcpConnector | Transport.UdpConnector | ConnectionPool.ConnectionPool, InvalidArgument> =>
+  Layer.mergeAll(tcpConnector, udpConnector, ConnectionPool.layer(options))
 
 /**
  * Connectors plus a connection pool with defaults from `CosocketConfig`. Provide it once, at the
@@ -88,5 +107,7 @@ export const layerWith = (
  * const main = Effect.scoped(TcpSocket.connect("127.0.0.1", 6379)).pipe(Effect.provide(NodeCosocket.layer))
  * ```
  */
-export const layer: Layer.Layer<Transport.TcpConnector | ConnectionPool.ConnectionPool, InvalidArgument> =
-  layerWith()
+export const layer: Layer.Layer<
+  Transport.TcpConnector | Transport.UdpConnector | ConnectionPool.ConnectionPool,
+  InvalidArgument
+> = layerWith()
