@@ -141,21 +141,6 @@ const parsePattern = (pattern: unknown): "*l" | "*a" | number | InvalidArgument 
   return Math.trunc(n)
 }
 
-const isIPv4 = (s: string): boolean => {
-  const parts = s.split(".")
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)
-}
-
-const isIPv6 = (s: string): boolean => {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false
-  try {
-    new URL(`http://[${s}]/`)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Parses `connect`'s arguments into a target and the default pool key (spec A.4). */
 const parseTarget = (
   host: unknown,
@@ -304,24 +289,29 @@ export class TcpSocketImpl implements Api.TcpSocket {
   ): Effect.Effect<void, Api.ConnectFailure> {
     this.connecting = true
     const timeout = this.connectTimeout
-    return this.pool.acquire(key, limits, timeout).pipe(
-      Effect.flatMap((lease) => {
-        if (lease.reused !== undefined) {
-          return Effect.sync(() =>
-            this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes))
+    // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
+    // pool makes it interruptible) and the connect itself (restore) can be interrupted.
+    return Effect.uninterruptibleMask((restore) =>
+      this.pool.acquire(key, limits, timeout).pipe(
+        Effect.flatMap((lease) => {
+          if (lease.reused !== undefined) {
+            return Effect.sync(() =>
+              this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes))
+            )
+          }
+          const connect = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
+          return restore(withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" }))).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                if (exit._tag === "Success") this.attach(new Connection(exit.value, lease, 0))
+                else lease.release()
+              })
+            ),
+            Effect.asVoid
           )
-        }
-        const connect = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
-        return withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" })).pipe(
-          Effect.onExit((exit) =>
-            Effect.sync(() => {
-              if (exit._tag === "Success") this.attach(new Connection(exit.value, lease, 0))
-              else lease.release()
-            })
-          ),
-          Effect.asVoid
-        )
-      }),
+        })
+      )
+    ).pipe(
       Effect.ensuring(Effect.sync(() => {
         this.connecting = false
       }))
@@ -339,7 +329,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
 
   bind(address: string): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
-      if (typeof address !== "string" || !(isIPv4(address) || isIPv6(address))) {
+      if (typeof address !== "string" || !(validate.isIpAddress(address))) {
         return Effect.fail(validate.invalid("address", "bad address"))
       }
       this.localAddress = address

@@ -123,21 +123,6 @@ export class Endpoint {
   }
 }
 
-const isIPv4 = (s: string): boolean => {
-  const parts = s.split(".")
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)
-}
-
-const isIPv6 = (s: string): boolean => {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false
-  try {
-    new URL(`http://[${s}]/`)
-    return true
-  } catch {
-    return false
-  }
-}
-
 const unbracket = (host: string): string => host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
 
 /** Parses `setPeername`'s arguments into a target and its printable address. */
@@ -248,7 +233,7 @@ export class UdpSocketImpl implements Api.UdpSocket {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       if (typeof address !== "string") return Effect.fail(validate.invalid("address", "bad address"))
       const bare = unbracket(address)
-      if (!(isIPv4(bare) || isIPv6(bare))) return Effect.fail(validate.invalid("address", "bad address"))
+      if (!(validate.isIpAddress(bare))) return Effect.fail(validate.invalid("address", "bad address"))
       this.localAddress = bare
       return Effect.void
     })

@@ -127,3 +127,21 @@ export const settings = (
     udpQueueSize
   }
 }
+
+const isIPv4 = (s: string): boolean => {
+  const parts = s.split(".")
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)
+}
+
+const isIPv6 = (s: string): boolean => {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false
+  try {
+    new URL(`http://[${s}]/`)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** An IPv4 or IPv6 literal (without brackets), as `bind` accepts. */
+export const isIpAddress = (s: string): boolean => isIPv4(s) || isIPv6(s)
