@@ -15,7 +15,8 @@ const encoder = new TextEncoder()
 
 /** Formats a number like Lua 5.1 / LuaJIT's `tostring` as used by OpenResty's `send`. */
 export const formatNumber = (n: number): string => {
-  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) return String(n === 0 ? 0 : n)
+  // LuaJIT formats every number with %.14g, so -0 is "-0" (String(-0) would give "0").
+  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) return Object.is(n, -0) ? "-0" : String(n)
   if (Number.isNaN(n)) return "nan"
   if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf"
   // %.14g: 14 significant digits, exponent form when the exponent is < -4 or >= 14.

@@ -1,0 +1,191 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as FastCheck from "effect/FastCheck"
+import { defaults } from "../src/CosocketConfig.js"
+import { InvalidArgument } from "../src/CosocketError.js"
+import * as validate from "../src/internal/validate.js"
+
+/** A failure as its tag, argument and message, for exact comparison. */
+const failure = (u: unknown) =>
+  u instanceof InvalidArgument ? { _tag: u._tag, argument: u.argument, message: u.message } : u
+
+const bad = (argument: string, message: string) => ({ _tag: "InvalidArgument", argument, message })
+
+const millis = (u: unknown): number => {
+  expect(Duration.isDuration(u)).toBe(true)
+  return Duration.toMillis(u as Duration.Duration)
+}
+
+describe("validate.timeout", () => {
+  it("TCP-TO-005: 2^31 - 1 ms is accepted, 2^31 ms is \"bad timeout value\"", () => {
+    for (const argument of ["timeout", "connect", "send", "read"]) {
+      expect(millis(validate.timeout(argument, 2 ** 31 - 1))).toBe(2 ** 31 - 1)
+      expect(failure(validate.timeout(argument, 2 ** 31))).toEqual(bad(argument, "bad timeout value"))
+    }
+    expect(failure(validate.timeout("read", "2147483648 millis"))).toEqual(bad("read", "bad timeout value"))
+    expect(failure(validate.timeout("read", Duration.days(25)))).toEqual(bad("read", "bad timeout value"))
+    expect(millis(validate.timeout("read", Duration.days(24)))).toBe(24 * 86_400_000)
+  })
+
+  it("TCP-TO-003: 0 means the configured default (undefined)", () => {
+    expect(validate.timeout("timeout", 0)).toBeUndefined()
+    expect(validate.timeout("timeout", Duration.zero)).toBeUndefined()
+    expect(validate.timeout("timeout", "0 millis")).toBeUndefined()
+    expect(validate.timeout("timeout", 0n)).toBeUndefined()
+  })
+
+  it("negative, NaN and unparsable values are \"bad timeout value\"", () => {
+    for (const input of [-1, -0.5, -Infinity, NaN, "-5 millis", "soon", [-1, 0], {}, true, null]) {
+      expect(failure(validate.timeout("timeout", input)), String(input)).toEqual(bad("timeout", "bad timeout value"))
+    }
+  })
+
+  it("infinity is allowed (ours: no timeout at all)", () => {
+    expect(validate.timeout("timeout", Infinity)).toEqual(Duration.infinity)
+    expect(validate.timeout("timeout", Duration.infinity)).toEqual(Duration.infinity)
+  })
+
+  it("duration inputs are read as such: numbers are milliseconds", () => {
+    expect(millis(validate.timeout("timeout", 150))).toBe(150)
+    expect(millis(validate.timeout("timeout", "10 seconds"))).toBe(10_000)
+    expect(millis(validate.timeout("timeout", Duration.millis(1.5)))).toBe(1.5)
+    expect(millis(validate.timeout("timeout", [1, 500_000_000]))).toBe(1500)
+  })
+
+  it.prop(
+    "any number of ms: 0 -> default, 1..2^31-1 -> that duration, above -> bad, negative -> bad",
+    {
+      ms: FastCheck.oneof(
+        FastCheck.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        FastCheck.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
+        // Sub-nanosecond durations round to zero in Effect's Duration: keep to >= 1 µs.
+        FastCheck.double({ min: -1e12, max: 1e12, noNaN: true }).filter((x) => x === 0 || Math.abs(x) >= 1e-3)
+      )
+    },
+    ({ ms }) => {
+      const r = validate.timeout("t", ms)
+      if (ms < 0) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
+      else if (ms === 0) expect(r).toBeUndefined()
+      else if (ms > 2 ** 31 - 1) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
+      else expect(Math.abs(millis(r) - ms)).toBeLessThan(1e-6)
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+})
+
+describe("validate.idleTimeout", () => {
+  it("0 and infinity mean unlimited; negative is bad; no 2^31 cap", () => {
+    expect(validate.idleTimeout("idle", 0)).toEqual(Duration.infinity)
+    expect(validate.idleTimeout("idle", Infinity)).toEqual(Duration.infinity)
+    expect(millis(validate.idleTimeout("idle", 100))).toBe(100)
+    expect(millis(validate.idleTimeout("idle", 2 ** 32))).toBe(2 ** 32)
+    expect(failure(validate.idleTimeout("idle", -1))).toEqual(bad("idle", "bad timeout value"))
+    expect(failure(validate.idleTimeout("idle", "later"))).toEqual(bad("idle", "bad timeout value"))
+  })
+})
+
+describe("validate.port", () => {
+  it("TCP-CONN-007: 65536 is \"bad port number: 65536\"; -1 too; 0 and 65535 pass; \"80\" is 80", () => {
+    expect(failure(validate.port(65536))).toEqual(bad("port", "bad port number: 65536"))
+    expect(failure(validate.port(-1))).toEqual(bad("port", "bad port number: -1"))
+    expect(failure(validate.port(70000))).toEqual(bad("port", "bad port number: 70000"))
+    expect(failure(validate.port("65536"))).toEqual(bad("port", "bad port number: 65536"))
+    expect(validate.port(0)).toBe(0)
+    expect(validate.port(65535)).toBe(65535)
+    expect(validate.port("80")).toBe(80)
+    expect(validate.port(" 80 ")).toBe(80)
+    expect(validate.port(80.9)).toBe(80) // truncated, as lua_tointeger does
+  })
+
+  it("TCP-CONN-009 (ours: one message): missing or non-numeric ports are \"missing the port number\"", () => {
+    for (const input of [undefined, null, "http", "", NaN, Infinity, {}, true]) {
+      expect(failure(validate.port(input)), String(input)).toEqual(bad("port", "missing the port number"))
+    }
+  })
+
+  it.prop(
+    "any integer: 0..65535 is itself, anything else is \"bad port number: <n>\"",
+    { n: FastCheck.oneof(FastCheck.integer({ min: -70000, max: 140000 }), FastCheck.integer()) },
+    ({ n }) => {
+      if (n >= 0 && n <= 65535) {
+        expect(validate.port(n)).toBe(n)
+        expect(validate.port(String(n))).toBe(n)
+      } else {
+        expect(failure(validate.port(n))).toEqual(bad("port", `bad port number: ${n}`))
+      }
+    },
+    { fastCheck: { numRuns: 200 } }
+  )
+})
+
+describe("validate pool options", () => {
+  it("TCP-POOL-019 (ours: the option is named poolSize): type and value errors, backlog 0 is ok", () => {
+    expect(failure(validate.positiveInteger("poolSize", "a"))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option type: string")
+    )
+    expect(failure(validate.positiveInteger("poolSize", 0))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option value: 0")
+    )
+    expect(failure(validate.nonNegativeInteger("backlog", -1))).toEqual(
+      bad("backlog", "bad \"backlog\" option value: -1")
+    )
+    expect(validate.nonNegativeInteger("backlog", 0)).toBe(0)
+    expect(validate.positiveInteger("poolSize", 1)).toBe(1)
+  })
+
+  it("non-integers are truncated; non-finite numbers and other types are type errors", () => {
+    expect(validate.positiveInteger("poolSize", 2.7)).toBe(2)
+    expect(failure(validate.positiveInteger("poolSize", 0.5))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option value: 0")
+    )
+    expect(validate.nonNegativeInteger("backlog", 0.9)).toBe(0)
+    expect(failure(validate.positiveInteger("poolSize", true))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option type: boolean")
+    )
+    expect(failure(validate.nonNegativeInteger("backlog", null))).toEqual(
+      bad("backlog", "bad \"backlog\" option type: null")
+    )
+    expect(failure(validate.positiveInteger("poolSize", Infinity))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option type: number")
+    )
+  })
+})
+
+describe("validate.settings", () => {
+  it("no options give the base unchanged", () => {
+    expect(validate.settings({}, defaults)).toEqual(defaults)
+  })
+
+  it("each option is validated and named; the first problem is returned", () => {
+    expect(failure(validate.settings({ readTimeout: 0 }, defaults))).toEqual(bad("readTimeout", "bad timeout value"))
+    expect(failure(validate.settings({ connectTimeout: -1, poolSize: 0 }, defaults))).toEqual(
+      bad("connectTimeout", "bad timeout value")
+    )
+    expect(failure(validate.settings({ poolSize: 0 }, defaults))).toEqual(
+      bad("poolSize", "bad \"poolSize\" option value: 0")
+    )
+    expect(failure(validate.settings({ maxLineLength: 0 }, defaults))).toEqual(
+      bad("maxLineLength", "bad \"maxLineLength\" option value: 0")
+    )
+    expect(failure(validate.settings({ noDelay: "yes" }, defaults))).toEqual(
+      bad("noDelay", "bad \"noDelay\" option type: string")
+    )
+    expect(failure(validate.settings({ sendTimeout: 2 ** 31 }, defaults))).toEqual(
+      bad("sendTimeout", "bad timeout value")
+    )
+  })
+
+  it("valid options are normalised", () => {
+    const s = validate.settings(
+      { readTimeout: "5 seconds", keepaliveTimeout: 0, maxReceiveSize: 1024.5, connectTimeout: Infinity },
+      defaults
+    )
+    expect(s).not.toBeInstanceOf(InvalidArgument)
+    const settings = s as typeof defaults
+    expect(Duration.toMillis(settings.readTimeout)).toBe(5000)
+    expect(settings.keepaliveTimeout).toEqual(Duration.infinity)
+    expect(settings.maxReceiveSize).toBe(1024)
+    expect(settings.connectTimeout).toEqual(Duration.infinity)
+    expect(settings.poolSize).toBe(defaults.poolSize)
+  })
+})
