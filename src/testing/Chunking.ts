@@ -11,6 +11,12 @@ import * as FastCheck from "effect/FastCheck"
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import { Chunking } from "effect-cosocket/testing"
+ *
+ * const options: Chunking.BytesOptions = { alphabet: "-ab\r\n", maxLength: 32 }
+ * ```
  */
 export interface BytesOptions {
   /**
@@ -29,6 +35,12 @@ export interface BytesOptions {
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import { Chunking } from "effect-cosocket/testing"
+ *
+ * const options: Chunking.ChunkingOptions = { maxChunks: 4 }
+ * ```
  */
 export interface ChunkingOptions {
   /** The most chunks a generated chunking may have. Default: one chunk per byte. */

@@ -26,108 +26,38 @@ import * as Tls from "node:tls"
 // -----------------------------------------------------------------------------
 
 /**
- * Read exactly these next bytes; a difference fails the script.
+ * One step of a script (build steps with the constructors below):
+ *
+ * - `Expect`: read exactly these next bytes; a difference fails the script.
+ * - `ExpectLength`: read the next `length` bytes, whatever they are.
+ * - `Send`: write bytes and wait until Node handed them to the kernel.
+ * - `Delay`: wait on a real timer (also inside tests that use `TestClock`).
+ * - `HalfClose`: send FIN (`socket.end()`) and keep reading.
+ * - `Close`: send FIN after the pending writes, then destroy the socket.
+ * - `Reset`: abort with a TCP RST (a plain destroy on unix sockets, which have no RST).
+ * - `StopReading`: pause the socket and never read again.
+ * - `AwaitEnd`: read until the client's FIN.
  *
  * @since 0.1.0
  * @category models
- */
-export interface Expect {
-  readonly _tag: "Expect"
-  readonly bytes: Uint8Array
-}
-
-/**
- * Read the next `length` bytes, whatever they are.
+ * @example
+ * ```ts
+ * import { ScriptedPeer } from "effect-cosocket/testing"
  *
- * @since 0.1.0
- * @category models
+ * const step: ScriptedPeer.Step = ScriptedPeer.send("+OK\r\n")
+ * console.log(step._tag) // "Send"
+ * ```
  */
-export interface ExpectLength {
-  readonly _tag: "ExpectLength"
-  readonly length: number
-}
-
-/**
- * Write bytes (and wait until Node handed them to the kernel).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Send {
-  readonly _tag: "Send"
-  readonly bytes: Uint8Array
-}
-
-/**
- * Wait (on a real timer, also inside tests that use `TestClock`).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Delay {
-  readonly _tag: "Delay"
-  readonly millis: number
-}
-
-/**
- * Send FIN (`socket.end()`) and keep reading.
- *
- * @since 0.1.0
- * @category models
- */
-export interface HalfClose {
-  readonly _tag: "HalfClose"
-}
-
-/**
- * Send FIN after the pending writes, then destroy the socket.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Close {
-  readonly _tag: "Close"
-}
-
-/**
- * Abort the connection with a TCP RST (`socket.resetAndDestroy()`; a plain destroy on unix
- * sockets, which have no RST).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Reset {
-  readonly _tag: "Reset"
-}
-
-/**
- * Pause the socket and never read again: the client's writes stall once the kernel buffers
- * are full.
- *
- * @since 0.1.0
- * @category models
- */
-export interface StopReading {
-  readonly _tag: "StopReading"
-}
-
-/**
- * Read until the client's FIN; everything read counts as received and consumed.
- *
- * @since 0.1.0
- * @category models
- */
-export interface AwaitEnd {
-  readonly _tag: "AwaitEnd"
-}
-
-/**
- * One step of a script.
- *
- * @since 0.1.0
- * @category models
- */
-export type Step = Expect | ExpectLength | Send | Delay | HalfClose | Close | Reset | StopReading | AwaitEnd
+export type Step =
+  | { readonly _tag: "Expect"; readonly bytes: Uint8Array }
+  | { readonly _tag: "ExpectLength"; readonly length: number }
+  | { readonly _tag: "Send"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Delay"; readonly millis: number }
+  | { readonly _tag: "HalfClose" }
+  | { readonly _tag: "Close" }
+  | { readonly _tag: "Reset" }
+  | { readonly _tag: "StopReading" }
+  | { readonly _tag: "AwaitEnd" }
 
 /**
  * A script: steps, run in order on a connection. Nested arrays (as returned by
@@ -135,6 +65,16 @@ export type Step = Expect | ExpectLength | Send | Delay | HalfClose | Close | Re
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import { ScriptedPeer } from "effect-cosocket/testing"
+ *
+ * const script: ScriptedPeer.Script = [
+ *   ScriptedPeer.expect("QUIT\r\n"),
+ *   ScriptedPeer.sendChunks(["+O", "K\r\n"], 10),
+ *   ScriptedPeer.close
+ * ]
+ * ```
  */
 export type Script = ReadonlyArray<Step | ReadonlyArray<Step>>
 
@@ -307,17 +247,24 @@ export const awaitEnd: Step = { _tag: "AwaitEnd" }
 // -----------------------------------------------------------------------------
 
 /**
- * Why a connection's script failed.
+ * Why a connection's script failed: an `expect` step got other bytes (`Mismatch`), the client
+ * closed before a read step was satisfied (`ClientClosed`), the socket failed (`SocketError`),
+ * or the TLS handshake failed (`TlsError`).
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import { ScriptedPeer } from "effect-cosocket/testing"
+ *
+ * const reason: ScriptedPeer.ScriptErrorReason = "Mismatch"
+ * ```
  */
 export type ScriptErrorReason = "Mismatch" | "ClientClosed" | "SocketError" | "TlsError"
 
 /**
- * A connection's script failed: an `expect` step got other bytes (`Mismatch`), the client
- * closed before a read step was satisfied (`ClientClosed`), the socket failed (`SocketError`),
- * or the TLS handshake failed (`TlsError`). `expected` and `got` are escaped text.
+ * A connection's script failed (see {@link ScriptErrorReason}). `step` is the index in the
+ * flattened script; `expected` and `got` are escaped text (see {@link escape}).
  *
  * @since 0.1.0
  * @category errors
@@ -407,6 +354,18 @@ export const escape = (bytes: Uint8Array): string => {
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { ScriptedPeer } from "effect-cosocket/testing"
+ *
+ * const check = (peer: ScriptedPeer.ScriptedPeer) =>
+ *   Effect.gen(function*() {
+ *     yield* peer.done(0)
+ *     const bytes = yield* peer.received(0)
+ *     console.log(new TextDecoder().decode(bytes), yield* peer.open)
+ *   })
+ * ```
  */
 export interface ScriptedPeer {
   /** `"127.0.0.1"` or `"::1"`; for unix sockets `"unix:" + path` (OpenResty's address form). */
@@ -434,6 +393,16 @@ export interface ScriptedPeer {
  *
  * @since 0.1.0
  * @category models
+ * @example
+ * ```ts
+ * import * as Fs from "node:fs"
+ * import { ScriptedPeer } from "effect-cosocket/testing"
+ *
+ * const options: ScriptedPeer.Options = {
+ *   tls: { key: Fs.readFileSync("server.key"), cert: Fs.readFileSync("server.crt") },
+ *   script: (index) => index === 0 ? [ScriptedPeer.reset] : [ScriptedPeer.send("+OK\r\n")]
+ * }
+ * ```
  */
 export interface Options {
   /**
@@ -446,7 +415,10 @@ export interface Options {
   readonly host?: string | undefined
   /** Listen on a fresh unix socket under `os.tmpdir()` instead (removed when the scope closes). */
   readonly unix?: boolean | undefined
-  /** Serve TLS with these `node:tls` server options (certificate, key, `requestCert`, ...). */
+  /**
+   * Serve TLS with these `node:tls` server options (certificate, key, `requestCert`, ...). The
+   * script starts once the handshake completed; a failed handshake fails `done` with `TlsError`.
+   */
   readonly tls?: Tls.TlsOptions | undefined
 }
 
@@ -724,7 +696,9 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
     const tlsOptions = options.tls
     const server: Net.Server = tlsOptions === undefined
       ? Net.createServer({ allowHalfOpen: true })
-      : Tls.createServer({ ...tlsOptions, allowHalfOpen: true })
+      // TLS sockets become half-open once secure (see "secureConnection"): a half-open socket in
+      // mid-handshake would never notice that the client gave up (e.g. rejected the certificate)
+      : Tls.createServer({ ...tlsOptions, allowHalfOpen: false })
 
     // finalizers run in reverse order: first the script fibers are interrupted (clearing their
     // timers), then the sockets are destroyed and the server closed
@@ -796,6 +770,8 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
     if (tlsOptions !== undefined) {
       server.on("secureConnection", (socket: Tls.TLSSocket) => {
         socket.on("error", () => {})
+        // half-open only once secure: a client that closes mid-handshake must end the socket
+        socket.allowHalfOpen = true
         const connection = findTls(socket)
         if (connection === undefined || closing) {
           socket.destroy()
@@ -877,19 +853,27 @@ const probe = (port: number, millis: number): Effect.Effect<Net.Socket | undefin
   Effect.async<Net.Socket | undefined>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port })
     socket.on("error", () => {})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resume(Effect.succeed(undefined))
-    }, millis)
-    socket.once("connect", () => {
-      clearTimeout(timer)
-      resume(Effect.succeed(socket))
-    })
-    socket.once("close", () => {
-      clearTimeout(timer)
-      resume(Effect.die(new Error("ScriptedPeer.blackhole: a probe connection was refused")))
-    })
+    let settled = false
+    const settle = (outcome: Effect.Effect<Net.Socket | undefined>) => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        resume(outcome)
+      }
+    }
+    // decide after the next poll phase: a blocked event loop runs due timers before it polls I/O,
+    // so a connect the kernel already completed must get its chance to be seen first
+    const timer = setTimeout(() =>
+      setImmediate(() => {
+        if (!settled) {
+          settle(Effect.succeed(undefined))
+          socket.destroy()
+        }
+      }), millis)
+    socket.once("connect", () => settle(Effect.succeed(socket)))
+    socket.once("close", () => settle(Effect.dieMessage("ScriptedPeer.blackhole: a probe connection was refused")))
     return Effect.sync(() => {
+      settled = true
       clearTimeout(timer)
       socket.destroy()
     })
