@@ -784,6 +784,13 @@ const waitReadable = (conn: Connection): Effect.Effect<void> =>
     }
     conn.readWaker = wake
     conn.transport.setWaker(wake)
+    // Something may have happened between the last attempt and this registration (a close, or
+    // bytes a synchronous transport delivered with no waker set): look again before sleeping.
+    const t = conn.transport
+    if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+      wake()
+      return
+    }
     return Effect.sync(() => {
       conn.readWaker = undefined
       conn.transport.setWaker(undefined)
