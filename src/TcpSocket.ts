@@ -13,6 +13,7 @@ import * as ConnectionPool from "./ConnectionPool.js"
 import { CosocketConfig } from "./CosocketConfig.js"
 import type * as CosocketError from "./CosocketError.js"
 import * as internal from "./internal/tcpSocket.js"
+import type * as Tls from "./Tls.js"
 import * as Transport from "./Transport.js"
 
 /**
@@ -38,6 +39,12 @@ export interface ConnectOptions {
   readonly poolSize?: number | undefined
   /** Connects that may wait for a free slot when `poolSize` connections are open. */
   readonly backlog?: number | undefined
+  /**
+   * TLS: a fresh connection is upgraded as part of `connect` (the connect timeout covers both); a
+   * pooled one is already TLS. `true` means `{}` (verify against the platform's roots and the host
+   * name). The TLS identity is appended to the pool key (` tls=<identity>`).
+   */
+  readonly tls?: Tls.TlsOptions | true | undefined
 }
 
 /**
@@ -82,6 +89,11 @@ export type CloseError = CosocketError.CloseError
  * @category models
  */
 export type KeepaliveError = CosocketError.KeepaliveError
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HandshakeFailure = CosocketError.HandshakeFailure
 
 /**
  * The reader returned by `receiveUntil`: it finds the pattern with a streaming matcher whose state
@@ -126,6 +138,14 @@ export interface TcpSocket {
   connect(path: `unix:${string}`, options?: ConnectOptions): Effect.Effect<void, ConnectFailure>
   /** The local IP address the next `connect` binds to. */
   bind(address: string): Effect.Effect<void, CosocketError.InvalidArgument>
+  /**
+   * Upgrades the connection to TLS (`sslhandshake`), bounded by the connect timeout and
+   * interruptible. Returns the session (`Option.none()` with `keepSession: false`). A failed,
+   * timed-out or interrupted handshake closes the connection; a `"setup"` failure does not. On a
+   * connection that is already TLS (a second call, a pooled connection) it returns at once when
+   * the TLS identity is the same, and fails with `TlsError` reason `"mismatch"` otherwise.
+   */
+  sslHandshake(options?: Tls.TlsOptions): Effect.Effect<Option.Option<Tls.TlsSession>, HandshakeFailure>
   /** Sends everything; succeeds with the byte count once the bytes are handed to the OS. */
   send(data: Sendable): Effect.Effect<number, SendError>
   /** `"*l"` (default): a line, LF consumed, every CR dropped. `"*a"`: everything until EOF. `n`: exactly n bytes. */

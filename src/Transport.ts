@@ -150,7 +150,10 @@ export interface StreamConnector {
     target: StreamTarget,
     options: StreamConnectOptions
   ) => Effect.Effect<StreamTransport, ConnectError>
-  /** Upgrades a connected stream to TLS; on failure the stream is destroyed. */
+  /**
+   * Upgrades a connected stream to TLS. A handshake failure or an interruption destroys the stream;
+   * a `"setup"` failure (bad local key or certificate material, nothing sent) leaves it untouched.
+   */
   readonly upgradeTls?: (
     transport: StreamTransport,
     options: TlsUpgradeOptions

@@ -31,6 +31,13 @@ export * as CosocketError from "./CosocketError.js"
 export * as TcpSocket from "./TcpSocket.js"
 
 /**
+ * TLS for cosockets: `TlsOptions` (verification on by default) and `TlsSession` for resumption.
+ *
+ * @since 0.1.0
+ */
+export * as Tls from "./Tls.js"
+
+/**
  * `ngx.socket.udp`: scoped connected UDP sockets with a bounded datagram queue.
  *
  * @since 0.1.0

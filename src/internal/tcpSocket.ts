@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -27,14 +28,24 @@ import {
   SocketIoError,
   SocketReadTimeout,
   SocketTimeout,
+  TlsError,
   UnreadDataInBuffer,
   UnsupportedOption
 } from "../CosocketError.js"
 import type * as Api from "../TcpSocket.js"
-import type { StreamConnector, StreamTarget, StreamTransport, TransportFailure } from "../Transport.js"
+import type * as TlsApi from "../Tls.js"
+import type {
+  StreamConnector,
+  StreamTarget,
+  StreamTransport,
+  TlsState,
+  TlsUpgradeOptions,
+  TransportFailure
+} from "../Transport.js"
 import { ByteBuffer } from "./byteBuffer.js"
 import * as needs from "./needs.js"
 import { encode } from "./sendable.js"
+import * as tls from "./tls.js"
 import * as validate from "./validate.js"
 
 type ReadOperation = "receive" | "receiveAny" | "receiveUntil"
@@ -267,6 +278,10 @@ export class TcpSocketImpl implements Api.TcpSocket {
       if (validate.isInvalid(parsed)) return Effect.fail(parsed)
       const options = parseConnectOptions(rawOptions)
       if (validate.isInvalid(options)) return Effect.fail(options)
+      // TLS (issue 4): validated with the other arguments; the identity joins the pool key below.
+      const tlsHost = parsed.target._tag === "Inet" ? parsed.target.host : undefined
+      const upgrade = this.connectTls(rawOptions, tlsHost)
+      if (upgrade instanceof TlsError || validate.isInvalid(upgrade)) return Effect.fail(upgrade)
       if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "connect" }))
       if (this.reading) return Effect.fail(new SocketBusyReading({ operation: "connect" }))
       if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "connect" }))
@@ -276,8 +291,10 @@ export class TcpSocketImpl implements Api.TcpSocket {
       this.conn = undefined
       if (previous !== undefined) previous.destroy()
       const local = this.localAddress
-      const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "")
-      return this.establish(parsed.target, key, options.limits, local)
+      this.tlsHost = tlsHost
+      const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "") +
+        (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
+      return this.establish(parsed.target, key, options.limits, local, upgrade)
     })
   }
 
@@ -285,7 +302,8 @@ export class TcpSocketImpl implements Api.TcpSocket {
     target: StreamTarget,
     key: string,
     limits: Pool.PoolLimits,
-    localAddress: string | undefined
+    localAddress: string | undefined,
+    upgrade?: TlsUpgradeOptions | undefined
   ): Effect.Effect<void, Api.ConnectFailure> {
     this.connecting = true
     const timeout = this.connectTimeout
@@ -299,7 +317,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
               this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes))
             )
           }
-          const connect = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
+          const open = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
+          // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
+          const connect = upgrade === undefined ? open : this.openTls(open, upgrade)
           return restore(withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" }))).pipe(
             Effect.onExit((exit) =>
               Effect.sync(() => {
@@ -730,6 +750,89 @@ export class TcpSocketImpl implements Api.TcpSocket {
     next.dirty = conn.dirty
     this.conn = next
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // TLS (issue 4; see ./tls.ts and the connector's upgradeTls)
+
+  /** The host of the last `connect` (inet targets): the default TLS server name. */
+  private tlsHost: string | undefined = undefined
+
+  /** The `tls` connect option, validated: `undefined` when absent or `false`. */
+  private connectTls(
+    rawOptions: unknown,
+    host: string | undefined
+  ): TlsUpgradeOptions | undefined | InvalidArgument | TlsError {
+    const option = typeof rawOptions === "object" && rawOptions !== null
+      ? (rawOptions as { readonly tls?: unknown }).tls
+      : undefined
+    if (option === undefined || option === null || option === false) return undefined
+    const parsed = tls.parse(option, host)
+    if (parsed instanceof TlsError || validate.isInvalid(parsed)) return parsed
+    if (this.connector.upgradeTls === undefined) return noTlsSupport()
+    return parsed.upgrade
+  }
+
+  /** Connect, then upgrade, as one effect; the fresh transport is destroyed if the upgrade fails. */
+  private openTls<E>(
+    open: Effect.Effect<StreamTransport, E>,
+    options: TlsUpgradeOptions
+  ): Effect.Effect<StreamTransport, E | TlsError> {
+    const upgrade = this.connector.upgradeTls
+    if (upgrade === undefined) return Effect.fail(noTlsSupport())
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(open), (transport) =>
+        restore(upgrade(transport, options)).pipe(
+          Effect.onError(() => Effect.sync(() => transport.destroy()))
+        ))
+    )
+  }
+
+  sslHandshake(options?: TlsApi.TlsOptions): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> {
+    return Effect.suspend((): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
+      const parsed = tls.parse(options, this.tlsHost)
+      if (parsed instanceof TlsError || validate.isInvalid(parsed)) return Effect.fail(parsed)
+      const result = (state: TlsState): Option.Option<TlsApi.TlsSession> =>
+        parsed.keepSession ? Option.some(tls.sessionOf(state)) : Option.none()
+      return this.withConnecting(
+        "handshake",
+        (conn): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
+          const current = conn.transport.tls
+          if (current !== undefined) {
+            // Already TLS (a second call, or a pooled TLS connection): no new handshake. A different
+            // identity is refused instead of silently reusing the connection (TCP-SSL-019, ours).
+            return current.identity === parsed.upgrade.identity
+              ? Effect.succeed(result(current))
+              : Effect.fail(new TlsError({ reason: "mismatch", detail: "tls identity mismatch" }))
+          }
+          const upgrade = this.connector.upgradeTls
+          if (upgrade === undefined) return Effect.fail(noTlsSupport())
+          return withTimeout(
+            upgrade(conn.transport, parsed.upgrade),
+            this.connectTimeout,
+            () => new SocketTimeout({ operation: "handshake" })
+          ).pipe(
+            // A failed, timed-out or interrupted handshake closes the connection; set-up errors
+            // (nothing was sent) leave it as it was.
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                if (exit._tag === "Success") {
+                  this.replaceTransport(conn, exit.value)
+                  return
+                }
+                const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+                if (!(failure instanceof TlsError && failure.reason === "setup")) conn.destroy()
+              })
+            ),
+            Effect.flatMap((transport) =>
+              this.conn?.transport === transport && transport.tls !== undefined
+                ? Effect.succeed(result(transport.tls))
+                : Effect.fail(new SocketClosed({ operation: "handshake" }))
+            )
+          )
+        }
+      )
+    })
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -796,6 +899,8 @@ const waitReadable = (conn: Connection): Effect.Effect<void> =>
       conn.transport.setWaker(undefined)
     })
   })
+
+const noTlsSupport = (): TlsError => new TlsError({ reason: "setup", detail: "tls is not supported by this connector" })
 
 /** `Effect.timeoutFail` unless the duration is infinite. */
 export const withTimeout = <A, E, E2>(

@@ -11,9 +11,10 @@ import type { InvalidArgument } from "../CosocketError.js"
 import * as Transport from "../Transport.js"
 import * as datagramTransport from "./internal/datagramTransport.js"
 import * as streamTransport from "./internal/streamTransport.js"
+import * as tlsTransport from "./internal/tlsTransport.js"
 
 /**
- * The Node stream connector (TCP and unix-domain sockets).
+ * The Node stream connector (TCP and unix-domain sockets, upgraded to TLS with `node:tls`).
  *
  * @since 0.1.0
  * @category layers
@@ -25,7 +26,8 @@ import * as streamTransport from "./internal/streamTransport.js"
  * ```
  */
 export const tcpConnector: Layer.Layer<Transport.TcpConnector> = Layer.succeed(Transport.TcpConnector, {
-  connect: (target, options) => streamTransport.connect(target, options)
+  connect: (target, options) => streamTransport.connect(target, options),
+  upgradeTls: tlsTransport.upgrade
 })
 
 /**
@@ -54,7 +56,8 @@ export interface TcpConnectorOptions {
  */
 export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Transport.TcpConnector> =>
   Layer.succeed(Transport.TcpConnector, {
-    connect: (target, connectOptions) => streamTransport.connect(target, connectOptions, options.lookup)
+    connect: (target, connectOptions) => streamTransport.connect(target, connectOptions, options.lookup),
+    upgradeTls: tlsTransport.upgrade
   })
 
 /**

@@ -1,0 +1,120 @@
+/**
+ * The pure TLS parts: option validation, the canonical identity (pitfalls Part D #4: a connection
+ * is reused if and only if the derived keys are equal) and the SHA-256 behind the fingerprints.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as Crypto from "node:crypto"
+import { CosocketError, Tls } from "../src/index.js"
+import * as tls from "../src/internal/tls.js"
+import { ca, clientCert, fixture } from "./support/tls.js"
+
+const parsed = (options: unknown, host?: string) => {
+  const r = tls.parse(options, host)
+  if (!("upgrade" in r)) throw new Error(`unexpected failure: ${r.message}`)
+  return r
+}
+
+describe("TLS identity", () => {
+  it.prop("sha256Hex equals node:crypto for any bytes", [FastCheck.uint8Array({ maxLength: 300 })], ([bytes]) => {
+    expect(tls.sha256Hex(bytes)).toBe(Crypto.createHash("sha256").update(bytes).digest("hex"))
+  })
+
+  it("sha256Hex on the FIPS 180-4 examples and a fixture", () => {
+    expect(tls.sha256Hex(new TextEncoder().encode("abc")))
+      .toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    expect(tls.sha256Hex(new Uint8Array(0)))
+      .toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    const crt = fixture("ca.crt")
+    expect(tls.sha256Hex(crt)).toBe(Crypto.createHash("sha256").update(crt).digest("hex"))
+  })
+
+  it("defaults: verify on, the connect host as server name (lower-cased, brackets dropped), keepSession", () => {
+    const r = parsed(undefined, "Example.TEST")
+    expect(r.keepSession).toBe(true)
+    expect(r.upgrade.verify).toBe(true)
+    expect(r.upgrade.serverName).toBe("example.test")
+    expect(r.upgrade.identity).toBe("sni=example.test,verify=1,ca=default,cert=-")
+    expect(parsed(true, "[::1]").upgrade.identity).toBe("sni=::1,verify=1,ca=default,cert=-")
+    expect(parsed({}, undefined).upgrade.identity).toBe("sni=-,verify=1,ca=default,cert=-")
+    expect(parsed({ serverName: "a.test" }, "127.0.0.1").upgrade.serverName).toBe("a.test")
+  })
+
+  it("the CA and client-certificate fingerprints hash the material, whatever its form", () => {
+    const asString = parsed({ ca: ca.toString("latin1") }).upgrade.identity
+    const asBytes = parsed({ ca: new Uint8Array(ca) }).upgrade.identity
+    const asArray = parsed({ ca: [ca] }).upgrade.identity
+    expect(asString).toBe(asBytes)
+    expect(asArray).toBe(asBytes)
+    const expected = (items: ReadonlyArray<Uint8Array>) => {
+      const hash = Crypto.createHash("sha256")
+      for (const item of items) {
+        const length = Buffer.alloc(4)
+        length.writeUInt32BE(item.length)
+        hash.update(length).update(item)
+      }
+      return hash.digest("hex")
+    }
+    expect(asBytes).toBe(`sni=-,verify=1,ca=${expected([ca])},cert=-`)
+    expect(parsed({ ca: [ca, fixture("self-signed.crt")] }).upgrade.identity)
+      .toBe(`sni=-,verify=1,ca=${expected([ca, fixture("self-signed.crt")])},cert=-`)
+    expect(parsed({ ...clientCert }).upgrade.identity).toBe(
+      `sni=-,verify=1,ca=default,cert=${expected([clientCert.cert])}`
+    )
+  })
+
+  it.prop(
+    "two option sets give equal identities iff server name, verify, CA and client certificate are equal",
+    [
+      FastCheck.record({
+        serverName: FastCheck.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
+        verify: FastCheck.constantFrom(undefined, true, false),
+        ca: FastCheck.constantFrom(undefined, "ca-1", "ca-2"),
+        cert: FastCheck.constantFrom(undefined, "cert-1", "cert-2"),
+        alpn: FastCheck.constantFrom(undefined, ["h2"])
+      }),
+      FastCheck.record({
+        serverName: FastCheck.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
+        verify: FastCheck.constantFrom(undefined, true, false),
+        ca: FastCheck.constantFrom(undefined, "ca-1", "ca-2"),
+        cert: FastCheck.constantFrom(undefined, "cert-1", "cert-2"),
+        alpn: FastCheck.constantFrom(undefined, ["h2"])
+      })
+    ],
+    ([a, b]) => {
+      const options = (o: typeof a) => ({
+        serverName: o.serverName,
+        verify: o.verify,
+        ca: o.ca,
+        cert: o.cert,
+        key: o.cert === undefined ? undefined : "key",
+        alpnProtocols: o.alpn
+      })
+      const same = (a.serverName ?? "").toLowerCase() === (b.serverName ?? "").toLowerCase() &&
+        (a.verify ?? true) === (b.verify ?? true) && a.ca === b.ca && a.cert === b.cert
+      expect(parsed(options(a)).upgrade.identity === parsed(options(b)).upgrade.identity).toBe(same)
+    }
+  )
+
+  it("a session is offered only to the identity it came from", () => {
+    const session = Tls.makeSession({
+      bytes: new Uint8Array([1, 2, 3]),
+      identity: parsed({ serverName: "a.test" }).upgrade.identity
+    })
+    expect(Tls.isTlsSession(session)).toBe(true)
+    expect(parsed({ serverName: "a.test", session }).upgrade.session).toEqual(new Uint8Array([1, 2, 3]))
+    expect(parsed({ serverName: "b.test", session }).upgrade.session).toBeUndefined()
+    expect(parsed({ serverName: "a.test", verify: false, session }).upgrade.session).toBeUndefined()
+  })
+
+  it("TCP-SSL-017 a certificate without its key, or the reverse: TlsError setup", () => {
+    for (const options of [{ cert: clientCert.cert }, { key: clientCert.key }]) {
+      const r = tls.parse(options, undefined)
+      expect(r).toBeInstanceOf(CosocketError.TlsError)
+      expect([(r as CosocketError.TlsError).reason, (r as CosocketError.TlsError).message]).toEqual([
+        "setup",
+        "client certificate must be supplied with corresponding private key"
+      ])
+    }
+  })
+})
