@@ -9,6 +9,7 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type { InvalidArgument, PoolBacklogFull, PoolClosed, SocketTimeout } from "./CosocketError.js"
 import * as internal from "./internal/pool.js"
@@ -48,11 +49,16 @@ export interface Lease {
   readonly key: string
   /** The idle connection handed out (its `reusedTimes` already counts this reuse), or `undefined`: connect anew. */
   readonly reused: PooledConnection | undefined
-  /** The connection closed, or its connect failed: frees the slot and wakes a waiter. Idempotent. */
+  /**
+   * The connection closed, or its connect failed: frees the slot (handed to the first waiter, if
+   * any). Idempotent. Call it as a method (`lease.release()`).
+   */
   readonly release: () => void
   /**
-   * Puts the connection back as idle for at most `idleTimeout` (infinity: no limit). Returns
-   * `false` when the pool will not keep it (shut down); the caller then closes it.
+   * Puts the connection back as idle for at most `idleTimeout` (zero or infinity: no limit), or
+   * hands it straight to the first waiter. Returns `false` when the pool will not keep it (shut
+   * down, or the transport already broke); the caller then closes it. Either way the slot is
+   * freed; a second call (or one after `release`) returns `false`.
    */
   readonly checkin: (connection: PooledConnection, idleTimeout: Duration.Duration) => boolean
 }
@@ -65,13 +71,27 @@ export interface Lease {
  */
 export interface KeyStats {
   readonly key: string
+  /** Capacity: most idle connections kept (with a backlog: most connections open). */
   readonly size: number
+  /** How many connects may wait; `undefined`: no backlog, connects never wait. */
   readonly backlog: number | undefined
+  /** Declared in the layer's `Options.pools`: the key and its limits persist while empty. */
+  readonly declared: boolean
+  /** Idle connections in the pool. */
   readonly idle: number
+  /** Slots held outside the pool: connected sockets and connects in progress. */
   readonly active: number
+  /** Connects waiting in the backlog. */
   readonly waiting: number
+  /** Fresh slots handed out (connect attempts, successful or not). */
   readonly created: number
+  /** Idle connections handed out again. */
   readonly reused: number
+  /** Acquires rejected at once with `PoolBacklogFull`. */
+  readonly backlogFull: number
+  /** Backlog waits that ended with `SocketTimeout` (operation `"pool"`). */
+  readonly waitTimeouts: number
+  /** Idle connections the pool closed, by reason (peer activity: data, FIN or an error while idle or at checkout). */
   readonly evicted: {
     readonly idleTimeout: number
     readonly lru: number
@@ -90,14 +110,19 @@ export interface ConnectionPool {
   /**
    * Takes the most recently pooled idle connection of `key`, or a slot to connect anew. With a
    * backlog and `size` connections open, waits (FIFO, at most `timeout`) or fails at once with
-   * `PoolBacklogFull` when the backlog is full too.
+   * `PoolBacklogFull` when the backlog is full too. `limits` only apply when this call creates the
+   * key's pool.
+   *
+   * Only the wait is interruptible. Run it in an uninterruptible region (`Effect.uninterruptibleMask`)
+   * and register the lease's cleanup before restoring interruption, or a lease granted as the
+   * caller is interrupted could be lost; the TCP engine does this.
    */
   readonly acquire: (
     key: string,
     limits: PoolLimits,
     timeout: Duration.Duration
   ) => Effect.Effect<Lease, PoolBacklogFull | PoolClosed | SocketTimeout>
-  /** Counters per key (keys with nothing open or waiting are absent). */
+  /** Counters per key (undeclared keys with nothing open, idle or waiting are absent). */
   readonly stats: Effect.Effect<ReadonlyMap<string, KeyStats>>
 }
 
@@ -121,8 +146,12 @@ export interface ConnectionPool {
 export const ConnectionPool: Context.Tag<ConnectionPool, ConnectionPool> = internal.tag
 
 /**
- * Options of the pool layer: limits per pool name or key, declared once and kept even while the
- * key has no connection (OpenResty forgets them, pitfall 10).
+ * Options of the pool layer: limits per pool name or key (exactly as the socket computes it:
+ * `host:port`, `unix:path` or the `pool` option, plus ` bind=<address>` after a `bind` and
+ * ` tls=<identity>` for a TLS connect), declared
+ * once and kept even while the key has no connection (OpenResty forgets them, pitfall 10). A
+ * declared `size` defaults to `CosocketConfig`'s `poolSize`; limits passed to `connect` do not
+ * change a declared key.
  *
  * @since 0.1.0
  * @category models
@@ -132,8 +161,36 @@ export interface Options {
 }
 
 /**
+ * The pool's Effect metrics, each tagged with `key` (and `reason` for evictions). Gauges hold the
+ * current per-key counts of the pool that changed them last (one pool per process is the normal
+ * case); counters add up.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { ConnectionPool } from "effect-cosocket"
+ *
+ * const idle = Metric.value(ConnectionPool.metrics.idle.pipe(Metric.tagged("key", "127.0.0.1:6379")))
+ * ```
+ */
+export const metrics: {
+  readonly idle: Metric.Metric.Gauge<number>
+  readonly active: Metric.Metric.Gauge<number>
+  readonly waiting: Metric.Metric.Gauge<number>
+  readonly created: Metric.Metric.Counter<number>
+  readonly reused: Metric.Metric.Counter<number>
+  readonly evicted: Metric.Metric.Counter<number>
+  readonly backlogFull: Metric.Metric.Counter<number>
+  readonly waitTimeouts: Metric.Metric.Counter<number>
+} = internal.metrics
+
+/**
  * A pool bound to the scope: closing it closes idle connections, fails waiters with
- * `PoolClosed` and starts nothing new.
+ * `PoolClosed`, and leaves no fiber or timer behind; later acquires fail with `PoolClosed` and
+ * connections checked in later are closed. One sweeper fiber per pool serves every idle timeout
+ * and backlog deadline on Effect's `Clock` (so `TestClock` drives them).
  *
  * @since 0.1.0
  * @category constructors
