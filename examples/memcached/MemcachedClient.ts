@@ -1,0 +1,173 @@
+/**
+ * A memcached client (text protocol: get, set, delete, incr) written cosocket-style: a reply's
+ * lines with `receive("*l")`, a value's data block with `receive(n + 2)`, connections reused
+ * through the keepalive pool (key `host:port`).
+ *
+ * A read timeout or a garbage reply closes the connection at once (never pooled, pitfalls #1);
+ * after an error line from the server the connection is closed at `release` instead of pooled,
+ * as memcached may still be reading the rest of a rejected request.
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { ConnectionPool, CosocketError, Transport } from "../../src/index.js"
+import { TcpSocket } from "../../src/index.js"
+import * as Protocol from "./Protocol.js"
+
+export { InvalidRequest, MemcachedError, ProtocolError } from "./Protocol.js"
+export type { Item } from "./Protocol.js"
+
+/** Everything a command can fail with. */
+export type MemcachedFailure =
+  | Protocol.MemcachedError
+  | Protocol.ProtocolError
+  | Protocol.InvalidRequest
+  | TcpSocket.ReceiveError
+  | TcpSocket.SendError
+  | CosocketError.InvalidArgument
+
+export interface ConnectOptions {
+  readonly host: string
+  readonly port: number
+  /** Connect, send and read timeout (default: `CosocketConfig`). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Pool capacity and connect backlog of this key (see `TcpSocket.ConnectOptions`). */
+  readonly poolSize?: number | undefined
+  readonly backlog?: number | undefined
+}
+
+export interface Memcached {
+  /** The underlying cosocket (do not read or write on it directly). */
+  readonly socket: TcpSocket.TcpSocket
+  /** How many times this connection came out of the pool (0: fresh). */
+  readonly reusedTimes: number
+  /** The item, or `undefined` when the key is missing. */
+  readonly get: (key: string) => Effect.Effect<Protocol.Item | undefined, MemcachedFailure>
+  /** The items found, in the server's order (missing keys are absent). */
+  readonly getMulti: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Protocol.Item>, MemcachedFailure>
+  /** Stores the value; `true` for STORED, `false` for NOT_STORED. */
+  readonly set: (
+    key: string,
+    value: Uint8Array | string,
+    options?: { readonly flags?: number | undefined; readonly exptime?: number | undefined }
+  ) => Effect.Effect<boolean, MemcachedFailure>
+  /** `true` for DELETED, `false` for NOT_FOUND. */
+  readonly delete: (key: string) => Effect.Effect<boolean, MemcachedFailure>
+  /** The new value, or `undefined` for NOT_FOUND. */
+  readonly incr: (key: string, delta?: bigint | number) => Effect.Effect<bigint | undefined, MemcachedFailure>
+  /** Puts the connection into the pool; `false` when it was closed instead. */
+  readonly release: Effect.Effect<boolean>
+}
+
+// -------------------------------------------------------------------------------------------------
+// the straight-line reader
+
+/**
+ * Reads the reply to `command`, cosocket-style: line by line with `receive("*l")`, data blocks
+ * with `receive(n + 2)`. Shares `Protocol.parseLine` with the pure parser and returns the same
+ * value for every valid reply. (`"*l"` drops CRs, so it accepts a bare LF as a line end.)
+ */
+export const readReply = (
+  socket: TcpSocket.TcpSocket,
+  command: Protocol.Command
+): Effect.Effect<Protocol.Reply, Protocol.ProtocolError | TcpSocket.ReceiveError | CosocketError.InvalidArgument> =>
+  Effect.gen(function*() {
+    const items: Array<Protocol.Item> = []
+    for (;;) {
+      const line = Protocol.parseLine(command, yield* socket.receive("*l"))
+      switch (line._tag) {
+        case "ProtocolError":
+          return yield* line
+        case "End":
+          return { _tag: "Values", items }
+        case "ValueHeader": {
+          const block = yield* socket.receive(line.length + 2)
+          if (!Protocol.isCrlf(block, line.length)) {
+            return yield* new Protocol.ProtocolError({ reason: "data block not terminated by CRLF" })
+          }
+          items.push(Protocol.item(line, block.slice(0, line.length)))
+          continue
+        }
+        default:
+          return line
+      }
+    }
+  })
+
+// -------------------------------------------------------------------------------------------------
+// the client
+
+const outOfSync = (error: MemcachedFailure): boolean =>
+  error._tag === "ProtocolError" || error._tag === "SocketReadTimeout" || error._tag === "ReceiveLimitExceeded"
+
+/**
+ * Connects (or takes an idle connection of `host:port` from the pool). The socket belongs to the
+ * caller's scope: when it ends without `release`, the connection is closed.
+ */
+export const connect = (
+  options: ConnectOptions
+): Effect.Effect<
+  Memcached,
+  TcpSocket.ConnectFailure,
+  Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
+> =>
+  Effect.gen(function*() {
+    const socket = yield* TcpSocket.make
+    if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
+    yield* socket.connect(options.host, options.port, { poolSize: options.poolSize, backlog: options.backlog })
+    const reusedTimes = yield* socket.getReusedTimes
+    let tainted = false
+
+    /** Sends one request and reads its reply; error lines fail with `MemcachedError`. */
+    const exchange = (
+      command: Protocol.Command,
+      request: Uint8Array | Protocol.InvalidRequest
+    ): Effect.Effect<Protocol.Reply, MemcachedFailure> =>
+      Effect.gen(function*() {
+        if (request instanceof Protocol.InvalidRequest) return yield* request
+        yield* socket.send(request)
+        const reply = yield* readReply(socket, command)
+        if (reply._tag === "ServerError") {
+          tainted = true
+          return yield* new Protocol.MemcachedError({ kind: reply.kind, detail: reply.message })
+        }
+        return reply
+      }).pipe(Effect.tapError((error) => outOfSync(error) ? Effect.ignore(socket.close) : Effect.void))
+
+    const getMulti = (keys: ReadonlyArray<string>) =>
+      Effect.map(exchange("get", Protocol.encodeGet(keys)), (reply) => reply._tag === "Values" ? reply.items : [])
+
+    const memcached: Memcached = {
+      socket,
+      reusedTimes,
+      get: (key) => Effect.map(getMulti([key]), (items) => items.find((item) => item.key === key)),
+      getMulti,
+      set: (key, value, opts) =>
+        Effect.map(
+          exchange("set", Protocol.encodeSet(key, value, opts?.flags ?? 0, opts?.exptime ?? 0)),
+          (reply) => reply._tag === "Stored"
+        ),
+      delete: (key) => Effect.map(exchange("delete", Protocol.encodeDelete(key)), (reply) => reply._tag === "Deleted"),
+      incr: (key, delta = 1) =>
+        Effect.map(
+          exchange("incr", Protocol.encodeIncr(key, delta)),
+          (reply) => reply._tag === "Number" ? reply.value : undefined
+        ),
+      release: Effect.suspend(() =>
+        tainted
+          ? Effect.as(Effect.ignore(socket.close), false)
+          : socket.setKeepalive().pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+      )
+    }
+    return memcached
+  })
+
+/**
+ * Runs `use` with a connection: on success the connection goes back to the pool, on failure or
+ * interruption it is closed.
+ */
+export const use = <A, E, R>(
+  options: ConnectOptions,
+  f: (memcached: Memcached) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | TcpSocket.ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
+  Effect.scoped(Effect.flatMap(connect(options), (memcached) => Effect.tap(f(memcached), () => memcached.release)))
