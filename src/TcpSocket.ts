@@ -160,6 +160,19 @@ export interface TcpSocket {
   ): Effect.Effect<UntilReader, CosocketError.InvalidArgument>
   /** Closes the connection; `SocketClosed` when there is none or both halves are already closed. */
   readonly close: Effect.Effect<void, CloseError>
+  /**
+   * Half-close (`tcpsock:shutdown("send")`): sends FIN after the bytes already handed over, while
+   * reads go on. Later sends fail with `SocketClosed`; the connection is never pooled afterwards.
+   */
+  shutdown(
+    direction: "send"
+  ): Effect.Effect<
+    void,
+    | CosocketError.SocketClosed
+    | CosocketError.SocketBusyWriting
+    | CosocketError.SocketBusyConnecting
+    | CosocketError.InvalidArgument
+  >
   /** Connect, send and read timeouts at once; `0` means the configured default, infinity none. */
   setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, CosocketError.InvalidArgument>
   setTimeouts(

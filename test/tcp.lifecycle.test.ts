@@ -504,3 +504,41 @@ describe("socket options (TCP-OPT) and misuse (BAD)", () => {
       expect([e._tag, e.message]).toEqual(["InvalidArgument", "bad timeout value"])
     })))
 })
+
+describe("half-close and server-side sockets", () => {
+  it.live("shutdown(\"send\") sends FIN; reads go on; later sends are closed; never pooled", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s) => s.on("end", () => s.end(`got ${peer.receivedText(0).length} bytes\n`)))
+      const socket = yield* connected(peer)
+      yield* socket.send("request body")
+      yield* socket.shutdown("send")
+      expect(yield* outcome(socket.receive())).toBe("got 12 bytes")
+      expect(yield* outcome(socket.send("more"))).toBe("ERR closed")
+      expect(yield* outcome(socket.shutdown("send"))).toBe("ERR closed")
+      expect(yield* outcome(socket.setKeepalive())).toBe("ERR closed")
+    })))
+
+  it.live("NodeCosocket.fromSocket wraps an accepted socket: same reads, busy rules, scope", () =>
+    Effect.gen(function*() {
+      const served = yield* Deferred.make<string>()
+      const peer = yield* server((accepted) => {
+        Effect.runFork(Effect.scoped(Effect.gen(function*() {
+          const socket = yield* NodeCosocket.fromSocket(accepted)
+          const line = TcpSocket.text(yield* socket.receive())
+          const busy = yield* Effect.fork(socket.receive())
+          yield* Effect.sleep(10)
+          const second = yield* outcome(socket.receive())
+          yield* socket.send([line.toUpperCase(), "\n"])
+          yield* Fiber.interrupt(busy)
+          yield* Deferred.succeed(served, second)
+        })))
+      })
+      const out = yield* run(Effect.gen(function*() {
+        const client = yield* connected(peer)
+        yield* client.send("hello\n")
+        return yield* outcome(client.receive())
+      }))
+      expect(out).toBe("HELLO")
+      expect(yield* Deferred.await(served)).toBe("ERR socket busy reading")
+    }).pipe(Effect.scoped))
+})

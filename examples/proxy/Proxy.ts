@@ -6,10 +6,8 @@
  * request/response protocols that half-close still work through the proxy; a failure (upstream
  * refused or reset) aborts the client connection with a RST.
  *
- * The library has no public way yet to wrap an accepted socket as a cosocket, nor a public
- * half-close on `TcpSocket`: `accept` below builds one from the Node transport
- * (`src/node/internal/streamTransport.ts`) and a connector that hands it out, and keeps the
- * transport to call its `shutdown`.
+ * Accepted sockets become cosockets with `NodeCosocket.fromSocket`; a FIN is passed on with
+ * `socket.shutdown("send")`.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,7 +15,7 @@ import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { ConnectionPool, type CosocketError, TcpSocket, Transport } from "../../src/index.js"
-import { fromSocket } from "../../src/node/internal/streamTransport.js"
+import { NodeCosocket } from "../../src/node/index.js"
 
 export interface Options {
   /** Where every client is forwarded. */
@@ -47,7 +45,7 @@ export interface Proxy {
   readonly stats: Effect.Effect<Stats>
 }
 
-/** A cosocket over a connection, plus the half-close the public API does not offer yet. */
+/** A cosocket and how to pass a FIN on to it. */
 export interface Endpoint {
   readonly socket: TcpSocket.TcpSocket
   /** Sends FIN: our write half closes, reading goes on. */
@@ -59,11 +57,6 @@ const noPool: ConnectionPool.ConnectionPool = {
   acquire: (key) => Effect.succeed({ key, reused: undefined, release: () => {}, checkin: () => false }),
   stats: Effect.sync(() => new Map())
 }
-
-/** A connector for one already-connected transport. */
-const single = (transport: Transport.StreamTransport): Transport.StreamConnector => ({
-  connect: () => Effect.succeed(transport)
-})
 
 const socketOver = (
   connector: Transport.StreamConnector
@@ -79,14 +72,13 @@ const socketOver = (
  * `'connection'` handler, before the socket emits anything: the transport attaches its listeners
  * at once (the returned effect only builds the cosocket).
  */
-export const accept = (socket: Net.Socket): Effect.Effect<Endpoint, CosocketError.CosocketError, Scope.Scope> => {
-  const transport = fromSocket(socket)
-  return Effect.gen(function*() {
-    const cosocket = yield* socketOver(single(transport))
-    yield* cosocket.connect(socket.remoteAddress ?? "accepted", socket.remotePort ?? 0)
-    return { socket: cosocket, shutdown: Effect.sync(() => transport.shutdown()) }
-  })
-}
+export const accept = (socket: Net.Socket): Effect.Effect<Endpoint, CosocketError.CosocketError, Scope.Scope> =>
+  Effect.map(NodeCosocket.fromSocket(socket), endpoint)
+
+const endpoint = (socket: TcpSocket.TcpSocket): Endpoint => ({
+  socket,
+  shutdown: Effect.ignore(socket.shutdown("send"))
+})
 
 /** Connects a cosocket to `host:port` through the environment's connector, outside the pool. */
 export const dial = (
@@ -94,16 +86,9 @@ export const dial = (
   port: number
 ): Effect.Effect<Endpoint, TcpSocket.ConnectFailure, Scope.Scope | Transport.TcpConnector> =>
   Effect.gen(function*() {
-    const base = yield* Transport.TcpConnector
-    let transport: Transport.StreamTransport | undefined
-    const cosocket = yield* socketOver({
-      connect: (target, options) =>
-        Effect.tap(base.connect(target, options), (t) => {
-          transport = t
-        })
-    })
+    const cosocket = yield* socketOver(yield* Transport.TcpConnector)
     yield* cosocket.connect(host, port)
-    return { socket: cosocket, shutdown: Effect.sync(() => transport?.shutdown()) }
+    return endpoint(cosocket)
   })
 
 /**

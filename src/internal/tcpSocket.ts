@@ -576,6 +576,31 @@ export class TcpSocketImpl implements Api.TcpSocket {
     })
   }
 
+  shutdown(
+    direction: "send"
+  ): Effect.Effect<void, SocketClosed | SocketBusyWriting | SocketBusyConnecting | InvalidArgument> {
+    return Effect.suspend(
+      (): Effect.Effect<void, SocketClosed | SocketBusyWriting | SocketBusyConnecting | InvalidArgument> => {
+        if (direction !== "send") return Effect.fail(validate.invalid("direction", `bad direction: ${direction}`))
+        if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "close" }))
+        if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "close" }))
+        const conn = this.conn
+        if (conn === undefined || !conn.writeOpen) return Effect.fail(new SocketClosed({ operation: "close" }))
+        // FIN after everything already handed over; reads go on. Never pooled afterwards.
+        conn.transport.shutdown()
+        conn.closeHalf("write")
+        return Effect.void
+      }
+    )
+  }
+
+  /** @internal adopts an already connected transport (an accepted server-side socket). */
+  adopt(transport: StreamTransport, lease: Pool.Lease): void {
+    const previous = this.conn
+    if (previous !== undefined) previous.destroy()
+    this.attach(new Connection(transport, lease, 0))
+  }
+
   setKeepalive(
     idle?: Duration.DurationInput,
     options?: { readonly force?: boolean | undefined }

@@ -4,10 +4,15 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Net from "node:net"
 import * as ConnectionPool from "../ConnectionPool.js"
+import * as CosocketConfig from "../CosocketConfig.js"
 import type { InvalidArgument } from "../CosocketError.js"
+import * as tcpSocket from "../internal/tcpSocket.js"
+import type * as TcpSocket from "../TcpSocket.js"
 import * as Transport from "../Transport.js"
 import * as datagramTransport from "./internal/datagramTransport.js"
 import * as streamTransport from "./internal/streamTransport.js"
@@ -114,3 +119,50 @@ export const layer: Layer.Layer<
   Transport.TcpConnector | Transport.UdpConnector | ConnectionPool.ConnectionPool,
   InvalidArgument
 > = layerWith()
+
+/**
+ * Wraps an already connected `node:net` socket (for example one a server accepted) as a
+ * cosocket bound to the caller's scope: the same pull-based reads, busy rules and timeouts.
+ * Such a connection has no pool key and is never pooled (`setKeepalive` closes it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as Net from "node:net"
+ * import { NodeCosocket } from "effect-cosocket/node"
+ *
+ * const serve = (accepted: Net.Socket) =>
+ *   Effect.scoped(Effect.gen(function*() {
+ *     const socket = yield* NodeCosocket.fromSocket(accepted)
+ *     const line = yield* socket.receive()
+ *     yield* socket.send([line, "\n"])
+ *   }))
+ * ```
+ */
+export const fromSocket = (socket: Net.Socket): Effect.Effect<TcpSocket.TcpSocket, never, Scope.Scope> => {
+  // The listeners (an 'error' one among them) are attached now, not when the effect runs, so
+  // call this in the 'connection' handler. Bytes arriving meanwhile wait in the paused socket.
+  const transport = streamTransport.fromSocket(socket)
+  return Effect.gen(function*() {
+    const config = yield* CosocketConfig.CosocketConfig
+    const connector = { connect: streamTransport.connect, upgradeTls: tlsTransport.upgrade }
+    const cosocket = yield* tcpSocket.make(connector, unpooled, config)
+    cosocket.adopt(transport, unpooledLease)
+    return cosocket
+  })
+}
+
+const unpooledLease: ConnectionPool.Lease = {
+  key: "",
+  reused: undefined,
+  release: () => {},
+  checkin: () => false
+}
+
+/** Connections made by a `fromSocket` cosocket's later `connect` calls are not pooled either. */
+const unpooled: ConnectionPool.ConnectionPool = {
+  acquire: () => Effect.succeed(unpooledLease),
+  stats: Effect.succeed(new Map())
+}
