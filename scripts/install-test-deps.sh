@@ -21,4 +21,9 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
-npm ci --no-audit --no-fund
+# npm 11 writes lockfiles without other platforms' optional packages (rollup, esbuild binaries)
+# and then its own `npm ci` refuses them as out of sync; `npm install` keeps every locked version.
+if ! npm ci --no-audit --no-fund; then
+  echo "npm ci refused the lockfile; installing the locked versions with npm install"
+  npm install --no-audit --no-fund
+fi

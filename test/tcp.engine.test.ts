@@ -242,6 +242,21 @@ describe("engine half-close, interruption and scope", () => {
     }))
   })
 
+  it.effect("EOF while waiting, after our own shutdown: the reader gets closed with its partial (no re-entry)", () => {
+    const { net, provide } = setup()
+    return provide(Effect.gen(function*() {
+      const socket = yield* TcpSocket.connect("10.0.0.1", 80)
+      const peer = net.lastPeer()
+      yield* socket.shutdown("send")
+      const fiber = yield* Effect.fork(settle(socket.receive(10)))
+      yield* Effect.yieldNow()
+      peer.send("abc")
+      peer.fin()
+      expect(yield* Fiber.join(fiber)).toBe("SocketClosed: closed [abc]")
+      expect(peer.destroyedByClient).toBe(true)
+    }))
+  })
+
   it.effect("a reset while reading: SocketIoError with the partial; then closed", () => {
     const { net, provide } = setup()
     return provide(Effect.gen(function*() {

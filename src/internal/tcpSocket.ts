@@ -10,7 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Pool from "../ConnectionPool.js"
 import type * as CosocketConfig from "../CosocketConfig.js"
@@ -45,6 +45,7 @@ import type {
 import { ByteBuffer } from "./byteBuffer.js"
 import * as needs from "./needs.js"
 import { encode } from "./sendable.js"
+import * as timer from "./timer.js"
 import * as tls from "./tls.js"
 import * as validate from "./validate.js"
 
@@ -132,9 +133,6 @@ interface Timeouts {
   send: Duration.Duration | undefined
   read: Duration.Duration | undefined
 }
-
-const READ_TIMED_OUT: unique symbol = Symbol.for("effect-cosocket/ReadTimedOut")
-const SEND_TIMED_OUT: unique symbol = Symbol.for("effect-cosocket/SendTimedOut")
 
 /** Accepts the TS-typed pattern and also the runtime forms OpenResty accepts (`"10"`, `2.9`). */
 const parsePattern = (pattern: unknown): "*l" | "*a" | number | InvalidArgument => {
@@ -229,7 +227,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
   constructor(
     readonly connector: StreamConnector,
     readonly pool: Pool.ConnectionPool,
-    readonly config: CosocketConfig.Settings
+    readonly config: CosocketConfig.Settings,
+    /** Timers on the Clock of the fiber that made the socket (TestClock in tests). */
+    readonly schedule: timer.Schedule
   ) {}
 
   /** Scope finalizer: close what is still open and wake blocked fibers. */
@@ -448,32 +448,62 @@ export class TcpSocketImpl implements Api.TcpSocket {
     if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
     this.reading = true
     const timeout = this.readTimeout
-    const waitOnce = withTimeout(waitReadable(conn), timeout, (): typeof READ_TIMED_OUT => READ_TIMED_OUT)
-    const loop: Effect.Effect<A, Api.ReceiveError | typeof READ_TIMED_OUT> = Effect.flatMap(waitOnce, () => {
-      if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
-      const result = attempt(conn, need)
-      return result === needs.NEED_MORE ? loop : outcome(conn, operation, result as Settled<A>)
-    })
-    return loop.pipe(
-      Effect.catchIf(
-        (e): e is typeof READ_TIMED_OUT => e === READ_TIMED_OUT,
-        () =>
-          Effect.suspend((): Effect.Effect<never, Api.ReceiveError> => {
-            if (conn.closed || !conn.readOpen) return Effect.fail(new SocketClosed({ operation }))
-            conn.dirty ??= "readTimeout"
-            return Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) }))
-          })
-      ),
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          conn.readWaker = undefined
-          if (!conn.closed) conn.dirty ??= "interrupted"
-        })
-      ),
-      Effect.ensuring(Effect.sync(() => {
+    // One async wait for the whole read: every wake-up re-runs the need synchronously, and the
+    // inactivity timer is re-armed only when bytes arrived.
+    return Effect.async<A, Api.ReceiveError>((resume) => {
+      let settled = false
+      let cancelTimer: timer.Cancel | undefined
+      const stop = () => {
+        settled = true
         this.reading = false
-      }))
-    )
+        if (cancelTimer !== undefined) cancelTimer()
+        conn.readWaker = undefined
+        conn.transport.setWaker(undefined)
+      }
+      // Unregister before computing the result: closing a half may wake this very reader.
+      const finish = (result: () => Effect.Effect<A, Api.ReceiveError>) => {
+        if (settled) return
+        stop()
+        resume(result())
+      }
+      const arm = () => {
+        if (cancelTimer !== undefined) cancelTimer()
+        cancelTimer = Duration.isFinite(timeout) ? this.schedule(timeout, onTimeout) : undefined
+      }
+      const onTimeout = () => {
+        if (settled) return
+        if (conn.closed || !conn.readOpen) return finish(() => Effect.fail(new SocketClosed({ operation })))
+        conn.dirty ??= "readTimeout"
+        finish(() => Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) })))
+      }
+      const wake = () => {
+        if (settled) return
+        if (conn.closed || !conn.readOpen) return finish(() => Effect.fail(new SocketClosed({ operation })))
+        const received = conn.buffer.consumed + conn.buffer.length
+        const result = attempt(conn, need)
+        if (result !== needs.NEED_MORE) return finish(() => outcome(conn, operation, result as Settled<A>))
+        if (conn.buffer.consumed + conn.buffer.length !== received) arm()
+        listen()
+      }
+      const listen = () => {
+        conn.readWaker = wake
+        conn.transport.setWaker(wake)
+        // Something may have happened since the last attempt (a close, or bytes a synchronous
+        // transport delivered while no waker was set): look again rather than sleep.
+        const t = conn.transport
+        if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+          wake()
+        }
+      }
+      arm()
+      listen()
+      // Interruption consumes nothing: the bytes stay in the buffer; the protocol state is unknown.
+      return Effect.sync(() => {
+        if (settled) return
+        stop()
+        if (!conn.closed) conn.dirty ??= "interrupted"
+      })
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -497,12 +527,8 @@ export class TcpSocketImpl implements Api.TcpSocket {
     const length = bytes.length
     let settled = false
     let failure: TransportFailure | undefined
-    let progressed = false
     const synchronous = conn.transport.write(bytes, {
-      progress: () => {
-        progressed = true
-        conn.writeWaker?.()
-      },
+      progress: () => conn.writeWaker?.(),
       done: (f) => {
         settled = true
         failure = f
@@ -512,53 +538,73 @@ export class TcpSocketImpl implements Api.TcpSocket {
     if (synchronous) return Effect.succeed(length)
     this.writing = true
     const timeout = this.sendTimeout
-    const waitOnce = withTimeout(
-      Effect.async<void>((resume) => {
-        if (settled || progressed || conn.closed) return resume(Effect.void)
-        conn.writeWaker = () => {
-          conn.writeWaker = undefined
-          resume(Effect.void)
-        }
-        return Effect.sync(() => {
-          conn.writeWaker = undefined
-        })
-      }),
-      timeout,
-      (): typeof SEND_TIMED_OUT => SEND_TIMED_OUT
-    )
-    const loop: Effect.Effect<number, Api.SendError | typeof SEND_TIMED_OUT> = Effect.flatMap(waitOnce, () => {
-      if (settled) {
-        if (failure === undefined) return Effect.succeed(length)
-        if (conn.closed) return Effect.fail(new SocketClosed({ operation: "send" }))
-        const f = failure
-        conn.dirty ??= "send"
-        conn.closeHalf("write")
-        return Effect.fail(
-          new SocketIoError({ operation: "send", code: f.code, reason: f.reason, delivery: "partial", cause: f.cause })
-        )
+    // One async wait until the transport reports completion; the inactivity timer is re-armed on
+    // each reported progress of a large write.
+    return Effect.async<number, Api.SendError>((resume) => {
+      let finished = false
+      let cancelTimer: timer.Cancel | undefined
+      const stop = () => {
+        finished = true
+        this.writing = false
+        if (cancelTimer !== undefined) cancelTimer()
+        conn.writeWaker = undefined
       }
-      if (conn.closed) return Effect.fail(new SocketClosed({ operation: "send" }))
-      progressed = false
-      return loop
-    })
-    return loop.pipe(
-      Effect.catchIf((e): e is typeof SEND_TIMED_OUT => e === SEND_TIMED_OUT, () =>
-        Effect.sync(() => {
+      // Unregister before computing the result: closing a half may wake this very writer.
+      const finish = (result: () => Effect.Effect<number, Api.SendError>) => {
+        if (finished) return
+        stop()
+        resume(result())
+      }
+      const arm = () => {
+        if (cancelTimer !== undefined) cancelTimer()
+        cancelTimer = Duration.isFinite(timeout) ? this.schedule(timeout, onTimeout) : undefined
+      }
+      const onTimeout = () => {
+        if (finished) return
+        finish(() => {
           conn.dirty ??= "send"
           conn.closeHalf("write")
-          return new SocketTimeout({ operation: "send", delivery: "partial" })
-        }).pipe(Effect.flip)),
+          return Effect.fail(new SocketTimeout({ operation: "send", delivery: "partial" }))
+        })
+      }
+      const wake = () => {
+        if (finished) return
+        if (!settled) {
+          if (conn.closed) return finish(() => Effect.fail(new SocketClosed({ operation: "send" })))
+          arm() // progress
+          return
+        }
+        if (failure === undefined) return finish(() => Effect.succeed(length))
+        if (conn.closed) return finish(() => Effect.fail(new SocketClosed({ operation: "send" })))
+        const f = failure
+        finish(() => {
+          conn.dirty ??= "send"
+          conn.closeHalf("write")
+          return Effect.fail(
+            new SocketIoError({
+              operation: "send",
+              code: f.code,
+              reason: f.reason,
+              delivery: "partial",
+              cause: f.cause
+            })
+          )
+        })
+      }
+      conn.writeWaker = wake
+      if (settled || conn.closed) {
+        wake()
+        return
+      }
+      arm()
       // An interrupted send may have handed part of the bytes over: nothing later may follow
       // them on this connection, so it is closed.
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          if (!settled) conn.destroy()
-        })
-      ),
-      Effect.ensuring(Effect.sync(() => {
-        this.writing = false
-      }))
-    )
+      return Effect.sync(() => {
+        if (finished) return
+        stop()
+        if (!settled) conn.destroy()
+      })
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -902,29 +948,6 @@ const outcome = <A>(
   return Effect.succeed(result as A)
 }
 
-/** Waits until the transport (or a close) wakes the connection's reader. */
-const waitReadable = (conn: Connection): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const wake = () => {
-      conn.readWaker = undefined
-      conn.transport.setWaker(undefined)
-      resume(Effect.void)
-    }
-    conn.readWaker = wake
-    conn.transport.setWaker(wake)
-    // Something may have happened between the last attempt and this registration (a close, or
-    // bytes a synchronous transport delivered with no waker set): look again before sleeping.
-    const t = conn.transport
-    if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
-      wake()
-      return
-    }
-    return Effect.sync(() => {
-      conn.readWaker = undefined
-      conn.transport.setWaker(undefined)
-    })
-  })
-
 const noTlsSupport = (): TlsError => new TlsError({ reason: "setup", detail: "tls is not supported by this connector" })
 
 /** `Effect.timeoutFail` unless the duration is infinite. */
@@ -940,7 +963,9 @@ export const make = (
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings
 ): Effect.Effect<TcpSocketImpl, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const socket = new TcpSocketImpl(connector, pool, config)
-    return Effect.as(Effect.addFinalizer(() => socket.finish), socket)
-  })
+  Effect.flatMap(Effect.clock, (clock) =>
+    Effect.flatMap(Effect.scope, (scope) => {
+      const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+      // Scope.addFinalizer, not Effect.addFinalizer: the latter diffs and patches fiber state.
+      return Effect.as(Scope.addFinalizer(scope, socket.finish), socket)
+    }))

@@ -1,0 +1,7 @@
+/**
+ * Shared helpers of the bench.
+ */
+export * from "./framing.js"
+export * from "./payloads.js"
+export * from "./stats.js"
+export * from "./types.js"

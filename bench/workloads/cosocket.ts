@@ -1,0 +1,159 @@
+/**
+ * effect-cosocket's side of each workload, written the way a user writes it: through the public
+ * API (`TcpSocket.connect`, `send`, `receive`, `receiveUntil`, `setKeepalive`), inside one
+ * `ManagedRuntime` built from `NodeCosocket.layer` at the root.
+ */
+import * as Effect from "effect/Effect"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
+import type { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
+import { Latencies, type Sample } from "../lib/index.js"
+import { TcpSocket as Socket } from "../lib/library.js"
+
+export type Runtime = ManagedRuntime.ManagedRuntime<Transport.TcpConnector | ConnectionPool.ConnectionPool, unknown>
+
+export interface Runtimes {
+  /** `NodeCosocket.layer` with the default configuration. */
+  readonly main: Runtime
+  /** The same with every timeout (connect, send, read) infinite: a diagnostic of the timers' cost. */
+  readonly noTimeouts: Runtime
+}
+
+export const NO_TIMEOUTS = "effect-cosocket, timeouts off (diagnostic)"
+
+/** The pool limits of the Redis workloads: 100 connections, callers beyond that wait. */
+export const REDIS_POOL = { poolSize: 100, backlog: 1000 } as const
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** One pooled request: check out, send, read the reply, check in. */
+export const pooledRequest = <E>(
+  host: string,
+  port: number,
+  request: Uint8Array,
+  readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const socket = yield* Socket.connect(host, port, REDIS_POOL)
+    yield* socket.send(request)
+    yield* readReply(socket)
+    yield* socket.setKeepalive()
+  }))
+
+const expectStatus = (line: Uint8Array) =>
+  line[0] === 43 /* + */ ? Effect.void : Effect.die(new Error(`unexpected reply ${Buffer.from(line).toString()}`))
+
+export const readPong = (socket: TcpSocket.TcpSocket) => Effect.flatMap(socket.receive(), expectStatus)
+
+export const readPongs = (depth: number) => (socket: TcpSocket.TcpSocket) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < depth; i++) yield* expectStatus(yield* socket.receive())
+  })
+
+/** A RESP bulk reply: `$n` line, then n bytes and CRLF. */
+export const readBulk = (socket: TcpSocket.TcpSocket) =>
+  Effect.gen(function*() {
+    const head = yield* socket.receive()
+    if (head[0] !== 36) return yield* Effect.die(new Error("expected a bulk reply"))
+    let n = 0
+    for (let i = 1; i < head.length; i++) n = n * 10 + head[i] - 48
+    const body = yield* socket.receive(n + 2)
+    if (body.length !== n + 2) return yield* Effect.die(new Error("short bulk reply"))
+  })
+
+/** N concurrent callers, each repeating `op` until the deadline. */
+export const closedLoop = <E, R>(
+  op: Effect.Effect<void, E, R>,
+  options: { readonly concurrency: number; readonly opsPerRequest: number; readonly latency: boolean },
+  durationMs: number
+): Effect.Effect<Sample, E, R> =>
+  Effect.gen(function*() {
+    // Untimed: every caller once, so the pool holds warm connections.
+    yield* Effect.forEach(range(options.concurrency), () => op, { concurrency: "unbounded", discard: true })
+    const latencies = options.latency ? new Latencies() : undefined
+    let ops = 0
+    const start = performance.now()
+    const deadline = start + durationMs
+    const caller = Effect.gen(function*() {
+      for (;;) {
+        const t0 = performance.now()
+        yield* op
+        const t1 = performance.now()
+        ops += options.opsPerRequest
+        latencies?.add(t1 - t0)
+        if (t1 >= deadline) return
+      }
+    })
+    yield* Effect.forEach(range(options.concurrency), () => caller, { concurrency: "unbounded", discard: true })
+    const elapsed = performance.now() - start
+    return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+  })
+
+/**
+ * The small receiveUntil workload: `connections` sockets, each sending `M\n` and reading the
+ * response's parts with one `receiveUntil` reader.
+ */
+export const untilRequestResponse = (
+  host: string,
+  port: number,
+  options: { readonly connections: number; readonly delimiter: string; readonly parts: number },
+  durationMs: number
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const request = Buffer.from("M\n")
+    const readers = yield* Effect.forEach(range(options.connections), () =>
+      Effect.gen(function*() {
+        const socket = yield* Socket.connect(host, port)
+        const reader = yield* socket.receiveUntil(options.delimiter)
+        yield* socket.send("until-small\nM\n")
+        for (let i = 0; i < options.parts; i++) yield* reader.read
+        return { socket, reader }
+      }), { concurrency: "unbounded" })
+    let messages = 0
+    const start = performance.now()
+    const deadline = start + durationMs
+    yield* Effect.forEach(readers, ({ reader, socket }) =>
+      Effect.gen(function*() {
+        for (;;) {
+          yield* socket.send(request)
+          for (let i = 0; i < options.parts; i++) yield* reader.read
+          messages++
+          if (performance.now() >= deadline) return
+        }
+      }), { concurrency: "unbounded", discard: true })
+    const elapsed = performance.now() - start
+    return { value: (messages / elapsed) * 1000 } satisfies Sample
+  }))
+
+/**
+ * One socket reading an endless stream with `read` (receive("*l"), receive(n), reader.read):
+ * units per second, or MB/s when `bytesPerUnit` is set. The clock is checked every `checkEvery`
+ * units.
+ */
+export const streaming = <E>(
+  host: string,
+  port: number,
+  options: {
+    readonly hello: string
+    readonly bytesPerUnit: number
+    readonly checkEvery: number
+    readonly read: (socket: TcpSocket.TcpSocket) => Effect.Effect<Effect.Effect<Uint8Array, E>, E>
+  },
+  durationMs: number
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const socket = yield* Socket.connect(host, port)
+    const read = yield* options.read(socket)
+    const every = options.checkEvery
+    const start = performance.now()
+    yield* socket.send(options.hello)
+    const deadline = start + durationMs
+    let units = 0
+    let now = start
+    for (;;) {
+      yield* read
+      if (++units % every === 0 && (now = performance.now()) >= deadline) break
+    }
+    const perSecond = (units / (now - start)) * 1000
+    yield* socket.close
+    return { value: options.bytesPerUnit > 0 ? (perSecond * options.bytesPerUnit) / 1e6 : perSecond } satisfies Sample
+  }))

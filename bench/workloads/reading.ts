@@ -1,0 +1,216 @@
+/**
+ * Reading workloads against the data server (its own process): 32-byte lines, 4 KiB records,
+ * 64 KiB bulk reads, and receiveUntil with 10 x 1 KiB parts (request/response, 50 connections)
+ * and with 4 x 64 KiB parts (streaming).
+ */
+import * as Effect from "effect/Effect"
+import * as Readline from "node:readline"
+import * as raw from "../baselines/raw.js"
+import {
+  DELIMITER,
+  DELIMITER_BYTES,
+  DelimiterSplitter,
+  FixedSplitter,
+  LARGE_PART_SIZE,
+  LineSplitter,
+  type Sample,
+  SMALL_PARTS
+} from "../lib/index.js"
+import type { DataServer } from "../lib/processes.js"
+import type { Workload } from "../lib/types.js"
+import * as cosocket from "./cosocket.js"
+
+/** node:readline over a socket (the anchors' second line-reading reference). */
+const readlineLines = async (host: string, port: number, durationMs: number): Promise<Sample> => {
+  const [socket] = await raw.connectAll(host, port, 1)
+  try {
+    const lines = Readline.createInterface({ input: socket, crlfDelay: Infinity })
+    let count = 0
+    const start = performance.now()
+    const deadline = start + durationMs
+    const elapsed = await new Promise<number>((resolve) => {
+      lines.on("line", () => {
+        if (++count % 1024 === 0) {
+          const now = performance.now()
+          if (now >= deadline) {
+            lines.removeAllListeners("line")
+            lines.close()
+            resolve(now - start)
+          }
+        }
+      })
+      socket.write("lines\n")
+    })
+    return { value: (count / elapsed) * 1000 }
+  } finally {
+    socket.destroy()
+  }
+}
+
+export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): ReadonlyArray<Workload> => {
+  const { host, port } = data
+  const runtime = runtimes.main
+  const ours = (options: Parameters<typeof cosocket.streaming>[2], rt = runtime) => (ms: number) =>
+    rt.runPromise(cosocket.streaming(host, port, options, ms))
+  const untilSmall = (rt: cosocket.Runtime) => (ms: number) =>
+    rt.runPromise(
+      cosocket.untilRequestResponse(host, port, { connections: 50, delimiter: DELIMITER, parts: SMALL_PARTS }, ms)
+    )
+  const bulk: Parameters<typeof cosocket.streaming>[2] = {
+    hello: "bytes\n",
+    bytesPerUnit: 65536,
+    checkEvery: 4,
+    read: (socket) => Effect.succeed(socket.receive(65536))
+  }
+  return [
+    {
+      id: "lines-32",
+      title: "receive(\"*l\"), 32-byte CRLF lines, 1 connection",
+      unit: "lines/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.5 },
+      targetText: ">= 0.50 of hand-split",
+      note: "raw: lines hand-split into strings on 'data' events; ours returns each line as bytes",
+      variants: [
+        {
+          name: "effect-cosocket",
+          role: "ours",
+          measure: ours({
+            hello: "lines\n",
+            bytesPerUnit: 0,
+            checkEvery: 1024,
+            read: (socket) => Effect.succeed(socket.receive())
+          })
+        },
+        {
+          name: "raw node:net",
+          role: "reference",
+          measure: (ms) =>
+            raw.streaming({
+              host,
+              port,
+              hello: Buffer.from("lines\n"),
+              bytesPerUnit: 0,
+              framer: (onUnit) => new LineSplitter(onUnit)
+            }, ms)
+        },
+        { name: "node:readline", role: "baseline", measure: (ms) => readlineLines(host, port, ms) }
+      ]
+    },
+    {
+      id: "records-4096",
+      title: "receive(4096), fixed records, 1 connection",
+      unit: "records/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.85 },
+      targetText: ">= 0.85",
+      variants: [
+        {
+          name: "effect-cosocket",
+          role: "ours",
+          measure: ours({
+            hello: "bytes\n",
+            bytesPerUnit: 0,
+            checkEvery: 64,
+            read: (socket) => Effect.succeed(socket.receive(4096))
+          })
+        },
+        {
+          name: "raw node:net",
+          role: "reference",
+          measure: (ms) =>
+            raw.streaming({
+              host,
+              port,
+              hello: Buffer.from("bytes\n"),
+              bytesPerUnit: 0,
+              framer: (onUnit) => new FixedSplitter(4096, onUnit)
+            }, ms)
+        }
+      ]
+    },
+    {
+      id: "bulk-65536",
+      title: "receive(65536), bulk, 1 connection",
+      unit: "MB/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.85 },
+      targetText: ">= 0.85",
+      variants: [
+        { name: "effect-cosocket", role: "ours", measure: ours(bulk) },
+        { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(bulk, runtimes.noTimeouts) },
+        {
+          name: "raw node:net",
+          role: "reference",
+          measure: (ms) =>
+            raw.streaming({
+              host,
+              port,
+              hello: Buffer.from("bytes\n"),
+              bytesPerUnit: 65536,
+              framer: (onUnit) => new FixedSplitter(65536, onUnit)
+            }, ms)
+        }
+      ]
+    },
+    {
+      id: "until-10x1k-c50",
+      title: "receiveUntil, 10 x 1 KiB parts per message, 50 connections (request/response)",
+      unit: "messages/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.7 },
+      targetText: ">= 0.70",
+      variants: [
+        { name: "effect-cosocket", role: "ours", measure: untilSmall(runtime) },
+        { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: untilSmall(runtimes.noTimeouts) },
+        {
+          name: "raw node:net",
+          role: "reference",
+          measure: (ms) =>
+            raw.requestResponse({
+              host,
+              port,
+              connections: 50,
+              hello: Buffer.from("until-small\n"),
+              request: Buffer.from("M\n"),
+              unitsPerResponse: SMALL_PARTS,
+              opsPerRequest: 1,
+              framer: (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit)
+            }, ms)
+        }
+      ]
+    },
+    {
+      id: "until-4x64k",
+      title: "receiveUntil, 4 x 64 KiB parts per message, 1 connection (streaming)",
+      unit: "MB/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.8 },
+      targetText: ">= 0.80",
+      variants: [
+        {
+          name: "effect-cosocket",
+          role: "ours",
+          measure: ours({
+            hello: "until-large\n",
+            bytesPerUnit: LARGE_PART_SIZE,
+            checkEvery: 4,
+            read: (socket) => Effect.map(socket.receiveUntil(DELIMITER), (reader) => reader.read)
+          })
+        },
+        {
+          name: "raw node:net",
+          role: "reference",
+          measure: (ms) =>
+            raw.streaming({
+              host,
+              port,
+              hello: Buffer.from("until-large\n"),
+              bytesPerUnit: LARGE_PART_SIZE,
+              framer: (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit)
+            }, ms)
+        }
+      ]
+    }
+  ]
+}

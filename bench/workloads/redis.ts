@@ -1,0 +1,166 @@
+/**
+ * Redis workloads against a real redis-server: PING through the pool at concurrency 1, 50 and
+ * 500, GET of a 64-byte value and pipelined PINGs, 10 deep.
+ */
+import type * as Effect from "effect/Effect"
+import type { Redis } from "ioredis"
+import type { TcpSocket } from "../../src/index.js"
+import * as ioredis from "../baselines/ioredis.js"
+import * as nodeSocket from "../baselines/nodeSocket.js"
+import * as raw from "../baselines/raw.js"
+import { GET, GET_KEY, PING, PING10, RespFramer } from "../lib/index.js"
+import type { RedisServer } from "../lib/processes.js"
+import type { Variant, Workload } from "../lib/types.js"
+import * as cosocket from "./cosocket.js"
+
+const resp = (onUnit: (unit: Buffer) => void) => new RespFramer(onUnit)
+
+interface Shape {
+  readonly id: string
+  readonly title: string
+  readonly concurrency: number
+  readonly request: Buffer
+  readonly replies: number
+  readonly latency: boolean
+  readonly ours: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, unknown>
+  readonly ioredis: (client: Redis) => Promise<unknown>
+  /** Also run ours with every timeout off, to show what the timers cost. */
+  readonly diagnostic?: boolean | undefined
+}
+
+const variants = (
+  redis: RedisServer,
+  runtimes: cosocket.Runtimes,
+  shape: Shape
+): ReadonlyArray<Variant> => {
+  const { host, port } = redis
+  const opsPerRequest = shape.replies
+  const ours = (runtime: cosocket.Runtime) => (ms: number) =>
+    runtime.runPromise(cosocket.closedLoop(
+      cosocket.pooledRequest(host, port, shape.request, shape.ours),
+      { concurrency: shape.concurrency, opsPerRequest, latency: shape.latency },
+      ms
+    ))
+  const diagnostic: ReadonlyArray<Variant> = shape.diagnostic === true
+    ? [{ name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(runtimes.noTimeouts) }]
+    : []
+  const runtime = runtimes.main
+  return [
+    { name: "effect-cosocket", role: "ours", measure: ours(runtime) },
+    ...diagnostic,
+    {
+      name: "raw node:net",
+      role: "reference",
+      measure: (ms) =>
+        raw.requestResponse({
+          host,
+          port,
+          connections: shape.concurrency,
+          request: shape.request,
+          unitsPerResponse: shape.replies,
+          opsPerRequest,
+          framer: resp,
+          latency: shape.latency
+        }, ms)
+    },
+    {
+      name: "@effect/platform-node NodeSocket",
+      role: "baseline",
+      measure: (ms) =>
+        runtime.runPromise(nodeSocket.requestResponse({
+          host,
+          port,
+          connections: shape.concurrency,
+          request: shape.request,
+          repliesPerRequest: shape.replies,
+          opsPerRequest,
+          framer: resp,
+          latency: shape.latency
+        }, ms))
+    },
+    {
+      name: "ioredis",
+      role: "baseline",
+      measure: (ms) =>
+        ioredis.requestResponse({
+          host,
+          port,
+          clients: shape.concurrency,
+          opsPerRequest,
+          request: shape.ioredis,
+          latency: shape.latency
+        }, ms)
+    }
+  ]
+}
+
+export const workloads = (redis: RedisServer, runtimes: cosocket.Runtimes): ReadonlyArray<Workload> => {
+  const ping = (concurrency: number, min: number, latency: boolean): Workload => ({
+    id: `redis-ping-c${concurrency}`,
+    title: `Redis PING, concurrency ${concurrency}`,
+    unit: "ops/s",
+    higherIsBetter: true,
+    latency,
+    target: latency ? { kind: "ratio", min, p99Max: 2 } : { kind: "ratio", min },
+    targetText: `>= ${min.toFixed(2)}${latency ? ", p99 <= 2x raw" : ""}`,
+    note: concurrency > 100
+      ? `ours: ${concurrency} callers share a pool of 100 connections (the rest wait in the backlog); raw, NodeSocket and ioredis: ${concurrency} connections`
+      : undefined,
+    variants: variants(redis, runtimes, {
+      id: "ping",
+      title: "PING",
+      concurrency,
+      request: PING,
+      replies: 1,
+      latency,
+      ours: cosocket.readPong,
+      ioredis: (client) => client.ping(),
+      diagnostic: concurrency <= 50
+    })
+  })
+  return [
+    ping(1, 0.95, false),
+    ping(50, 0.9, false),
+    ping(500, 0.8, true),
+    {
+      id: "redis-get64-c50",
+      title: "Redis GET of a 64-byte value, concurrency 50",
+      unit: "ops/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.9 },
+      targetText: ">= 0.90",
+      variants: variants(redis, runtimes, {
+        id: "get",
+        title: "GET",
+        concurrency: 50,
+        request: GET,
+        replies: 1,
+        latency: false,
+        ours: cosocket.readBulk,
+        ioredis: (client) => client.get(GET_KEY)
+      })
+    },
+    {
+      id: "redis-pipeline10-c50",
+      title: "Redis PING pipelined 10 deep, 50 connections",
+      unit: "PINGs/s",
+      higherIsBetter: true,
+      target: { kind: "ratio", min: 0.5 },
+      targetText: ">= 0.50",
+      variants: variants(redis, runtimes, {
+        id: "pipeline",
+        title: "pipelined PING",
+        concurrency: 50,
+        request: PING10,
+        replies: 10,
+        latency: false,
+        ours: cosocket.readPongs(10),
+        ioredis: (client) => {
+          const p = client.pipeline()
+          for (let i = 0; i < 10; i++) p.ping()
+          return p.exec()
+        }
+      })
+    }
+  ]
+}
