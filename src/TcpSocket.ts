@@ -4,10 +4,12 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { CosocketConfig } from "./CosocketConfig.js"
@@ -238,11 +240,18 @@ export const make: Effect.Effect<
   TcpSocket,
   never,
   Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
-> = Effect.gen(function*() {
-  const connector = yield* Transport.TcpConnector
-  const pool = yield* ConnectionPool.ConnectionPool
-  const config = yield* CosocketConfig
-  return yield* internal.make(connector, pool, config)
+> = Effect.withFiberRuntime((fiber) => {
+  // One read of the fiber's context instead of one Effect per service: `make` runs per request.
+  const context = fiber.currentContext as Context.Context<
+    Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
+  >
+  return internal.make(
+    Context.get(context, Transport.TcpConnector),
+    Context.get(context, ConnectionPool.ConnectionPool),
+    Context.get(context, CosocketConfig),
+    Context.get(fiber.currentDefaultServices, Clock.Clock),
+    Context.get(context, Scope.Scope)
+  )
 })
 
 /**

@@ -307,34 +307,45 @@ class PoolImpl implements Api.ConnectionPool {
     timeout: Duration.Duration
   ): Effect.Effect<Api.Lease, PoolBacklogFull | PoolClosed | SocketTimeout> =>
     Effect.suspend((): Effect.Effect<Api.Lease, PoolBacklogFull | PoolClosed | SocketTimeout> => {
-      if (this.closed) return Effect.fail(new PoolClosed({ key }))
-      let kp = this.keys.get(key)
-      if (kp === undefined) {
-        kp = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
-        this.keys.set(key, kp)
-      }
-      const entry = this.takeIdle(kp)
-      if (entry !== undefined) {
-        kp.active++
-        this.countReuse(kp)
-        this.publish(kp)
-        return Effect.succeed(
-          new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout))
-        )
-      }
-      if (kp.backlog === undefined || kp.active < kp.size) {
-        kp.active++
-        this.countCreate(kp)
-        this.publish(kp)
-        return Effect.succeed(new LeaseImpl(this, kp, undefined))
-      }
-      if (kp.waiters.length >= kp.backlog) {
-        kp.backlogFull++
-        metrics.backlogFull.unsafeUpdate(1, kp.labels)
-        return Effect.fail(new PoolBacklogFull({ key, size: kp.size, backlog: kp.backlog }))
-      }
-      return this.wait(kp, timeout)
+      const r = this.tryAcquire(key, limits)
+      if (r instanceof KeyPool) return this.wait(r, timeout)
+      return r instanceof LeaseImpl ? Effect.succeed(r) : Effect.fail(r)
     })
+
+  /** The synchronous part of `acquire`: a lease, a refusal, or the key's pool to wait on. */
+  readonly tryAcquire = (key: string, limits: Api.PoolLimits): LeaseImpl | PoolBacklogFull | PoolClosed | KeyPool => {
+    if (this.closed) return new PoolClosed({ key })
+    let kp = this.keys.get(key)
+    if (kp === undefined) {
+      kp = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
+      this.keys.set(key, kp)
+    }
+    const entry = this.takeIdle(kp)
+    if (entry !== undefined) {
+      kp.active++
+      this.countReuse(kp)
+      this.publish(kp)
+      return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout))
+    }
+    if (kp.backlog === undefined || kp.active < kp.size) {
+      kp.active++
+      this.countCreate(kp)
+      this.publish(kp)
+      return new LeaseImpl(this, kp, undefined)
+    }
+    if (kp.waiters.length >= kp.backlog) {
+      kp.backlogFull++
+      metrics.backlogFull.unsafeUpdate(1, kp.labels)
+      return new PoolBacklogFull({ key, size: kp.size, backlog: kp.backlog })
+    }
+    return kp
+  }
+
+  /** `tryAcquire` for the engine: a lease or a refusal now, or `undefined` when the caller must wait. */
+  readonly acquireNow = (key: string, limits: Api.PoolLimits): Api.Lease | PoolBacklogFull | PoolClosed | undefined => {
+    const r = this.tryAcquire(key, limits)
+    return r instanceof KeyPool ? undefined : r
+  }
 
   /**
    * Queues a waiter. Only the wait itself is interruptible: run by a caller in an uninterruptible

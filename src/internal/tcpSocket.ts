@@ -7,6 +7,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -305,12 +306,33 @@ export class TcpSocketImpl implements Api.TcpSocket {
     localAddress: string | undefined,
     upgrade?: TlsUpgradeOptions | undefined
   ): Effect.Effect<void, Api.ConnectFailure> {
-    this.connecting = true
-    const timeout = this.connectTimeout
     // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
     // pool makes it interruptible) and the connect itself (restore) can be interrupted.
     return Effect.uninterruptibleMask((restore) =>
-      this.pool.acquire(key, limits, timeout).pipe(
+      Effect.suspend(() => this.acquireAndOpen(restore, target, key, limits, localAddress, upgrade))
+    )
+  }
+
+  private acquireAndOpen(
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    target: StreamTarget,
+    key: string,
+    limits: Pool.PoolLimits,
+    localAddress: string | undefined,
+    upgrade: TlsUpgradeOptions | undefined
+  ): Effect.Effect<void, Api.ConnectFailure> {
+    // Fast path: an idle pooled connection, or a refusal, is known synchronously.
+    const now = this.pool.acquireNow(key, limits)
+    if (now !== undefined && "_tag" in now) return Effect.fail(now)
+    if (now !== undefined && now.reused !== undefined) {
+      this.attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
+      return Effect.void
+    }
+    this.connecting = true
+    const timeout = this.connectTimeout
+    const lease = now === undefined ? this.pool.acquire(key, limits, timeout) : Effect.succeed(now)
+    return (
+      lease.pipe(
         Effect.flatMap((lease) => {
           if (lease.reused !== undefined) {
             return Effect.sync(() =>
@@ -957,15 +979,15 @@ export const withTimeout = <A, E, E2>(
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2> => Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
 
-/** `ngx.socket.tcp()`: a socket object bound to the caller's scope. */
+/** `ngx.socket.tcp()`: a socket object bound to `scope`. */
 export const make = (
   connector: StreamConnector,
   pool: Pool.ConnectionPool,
-  config: CosocketConfig.Settings
-): Effect.Effect<TcpSocketImpl, never, Scope.Scope> =>
-  Effect.flatMap(Effect.clock, (clock) =>
-    Effect.flatMap(Effect.scope, (scope) => {
-      const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
-      // Scope.addFinalizer, not Effect.addFinalizer: the latter diffs and patches fiber state.
-      return Effect.as(Scope.addFinalizer(scope, socket.finish), socket)
-    }))
+  config: CosocketConfig.Settings,
+  clock: Clock.Clock,
+  scope: Scope.Scope
+): Effect.Effect<TcpSocketImpl> => {
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  // Scope.addFinalizer, not Effect.addFinalizer: the latter diffs and patches fiber state.
+  return Effect.as(Scope.addFinalizer(scope, socket.finish), socket)
+}

@@ -148,7 +148,7 @@ export const fromSocket = (socket: Net.Socket): Effect.Effect<TcpSocket.TcpSocke
   return Effect.gen(function*() {
     const config = yield* CosocketConfig.CosocketConfig
     const connector = { connect: streamTransport.connect, upgradeTls: tlsTransport.upgrade }
-    const cosocket = yield* tcpSocket.make(connector, unpooled, config)
+    const cosocket = yield* tcpSocket.make(connector, unpooled, config, yield* Effect.clock, yield* Effect.scope)
     cosocket.adopt(transport, unpooledLease)
     return cosocket
   })
@@ -164,5 +164,6 @@ const unpooledLease: ConnectionPool.Lease = {
 /** Connections made by a `fromSocket` cosocket's later `connect` calls are not pooled either. */
 const unpooled: ConnectionPool.ConnectionPool = {
   acquire: () => Effect.succeed(unpooledLease),
+  acquireNow: () => unpooledLease,
   stats: Effect.succeed(new Map())
 }
