@@ -53,6 +53,11 @@ export class LineNeed implements Need<Uint8Array> {
   private scanned = 0
   constructor(readonly maxLineLength: number | undefined) {}
 
+  /** Forgets the scan position (a need object may be reused for the next line). */
+  reset(): void {
+    this.scanned = 0
+  }
+
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     const lf = buffer.indexOf(LF, this.scanned)
     if (lf === -1) {

@@ -382,7 +382,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
   // ---------------------------------------------------------------------------------------------
   // reads
 
+  /** `receive()` / `receive("*l")`, built once: line protocols call it for every line. */
+  private lineNeed: needs.LineNeed | undefined = undefined
+  private readonly receiveLine: Effect.Effect<Uint8Array, Api.ReceiveError> = Effect.suspend(() => {
+    const need = this.lineNeed ??= new needs.LineNeed(this.config.maxLineLength)
+    need.reset()
+    return this.read("receive", need)
+  })
+
   receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
+    if (pattern === undefined || pattern === "*l") return this.receiveLine
     return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> => {
       const p = parsePattern(pattern)
       if (validate.isInvalid(p)) return Effect.fail(p)
