@@ -2,8 +2,11 @@
  * Catalog groups TCP-TO, TCP-LIFE, TCP-BUSY, TCP-OPT and BAD on real loopback sockets.
  *
  * Not applicable on Node, by id:
- * - TCP-TO-015, BAD-001..005, BAD-007, BAD-009..011, BAD-014: Lua argument counts and `self`
- *   misuse; the TypeScript signatures rule them out.
+ * - TCP-TO-015, BAD-001, BAD-002, BAD-003, BAD-005, BAD-007, BAD-009, BAD-010, BAD-011, BAD-014:
+ *   Lua argument counts and `self` misuse; the TypeScript signatures rule them out.
+ * - LOG-001, LOG-002, LOG-003 (`lua_socket_log_errors`): the library logs nothing; every failure
+ *   is a typed value carrying what OpenResty would log (e.g. `ConnectError.address`), and results
+ *   never depend on logging.
  * - BAD-006 (nginx phases where cosockets are disabled): every fiber may use a socket.
  * - TCP-LIFE-006 ("bad request" from another request): a socket belongs to its Scope; use after
  *   the scope is TCP-LIFE-005 below.
