@@ -478,62 +478,48 @@ export class TcpSocketImpl implements Api.TcpSocket {
     const first = attempt(conn, need)
     if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
     this.reading = true
-    const timeout = this.readTimeout
-    // One async wait for the whole read: every wake-up re-runs the need synchronously, and the
+    // One wait for the whole read: every wake-up re-runs the need synchronously, and the
     // inactivity timer is re-armed only when bytes arrived.
-    return Effect.async<A, Api.ReceiveError>((resume) => {
-      let settled = false
-      let cancelTimer: timer.Cancel | undefined
-      const stop = () => {
-        settled = true
+    return timer.inactivityWait<A, Api.ReceiveError>({
+      schedule: this.schedule,
+      timeout: this.readTimeout,
+      start: (wait) => {
+        const closed = () => Effect.fail(new SocketClosed({ operation }))
+        const wake = () => {
+          if (wait.isSettled()) return
+          if (conn.closed || !conn.readOpen) return wait.finish(closed)
+          const received = conn.buffer.consumed + conn.buffer.length
+          const result = attempt(conn, need)
+          if (result !== needs.NEED_MORE) return wait.finish(() => outcome(conn, operation, result as Settled<A>))
+          if (conn.buffer.consumed + conn.buffer.length !== received) wait.progress()
+          listen()
+        }
+        const listen = () => {
+          conn.readWaker = wake
+          conn.transport.setWaker(wake)
+          // Something may have happened since the last attempt (a close, or bytes a synchronous
+          // transport delivered while no waker was set): look again rather than sleep.
+          const t = conn.transport
+          if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+            wake()
+          }
+        }
+        listen()
+      },
+      stop: () => {
         this.reading = false
-        if (cancelTimer !== undefined) cancelTimer()
         conn.readWaker = undefined
         conn.transport.setWaker(undefined)
-      }
-      // Unregister before computing the result: closing a half may wake this very reader.
-      const finish = (result: () => Effect.Effect<A, Api.ReceiveError>) => {
-        if (settled) return
-        stop()
-        resume(result())
-      }
-      const arm = () => {
-        if (cancelTimer !== undefined) cancelTimer()
-        cancelTimer = Duration.isFinite(timeout) ? this.schedule(timeout, onTimeout) : undefined
-      }
-      const onTimeout = () => {
-        if (settled) return
-        if (conn.closed || !conn.readOpen) return finish(() => Effect.fail(new SocketClosed({ operation })))
+      },
+      onTimeout: (wait) => {
+        if (conn.closed || !conn.readOpen) return wait.finish(() => Effect.fail(new SocketClosed({ operation })))
         conn.dirty ??= "readTimeout"
-        finish(() => Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) })))
-      }
-      const wake = () => {
-        if (settled) return
-        if (conn.closed || !conn.readOpen) return finish(() => Effect.fail(new SocketClosed({ operation })))
-        const received = conn.buffer.consumed + conn.buffer.length
-        const result = attempt(conn, need)
-        if (result !== needs.NEED_MORE) return finish(() => outcome(conn, operation, result as Settled<A>))
-        if (conn.buffer.consumed + conn.buffer.length !== received) arm()
-        listen()
-      }
-      const listen = () => {
-        conn.readWaker = wake
-        conn.transport.setWaker(wake)
-        // Something may have happened since the last attempt (a close, or bytes a synchronous
-        // transport delivered while no waker was set): look again rather than sleep.
-        const t = conn.transport
-        if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
-          wake()
-        }
-      }
-      arm()
-      listen()
+        wait.finish(() => Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) })))
+      },
       // Interruption consumes nothing: the bytes stay in the buffer; the protocol state is unknown.
-      return Effect.sync(() => {
-        if (settled) return
-        stop()
+      onInterrupt: () => {
         if (!conn.closed) conn.dirty ??= "interrupted"
-      })
+      }
     })
   }
 
@@ -568,73 +554,51 @@ export class TcpSocketImpl implements Api.TcpSocket {
     })
     if (synchronous) return Effect.succeed(length)
     this.writing = true
-    const timeout = this.sendTimeout
-    // One async wait until the transport reports completion; the inactivity timer is re-armed on
-    // each reported progress of a large write.
-    return Effect.async<number, Api.SendError>((resume) => {
-      let finished = false
-      let cancelTimer: timer.Cancel | undefined
-      const stop = () => {
-        finished = true
+    // One wait until the transport reports completion; each reported progress of a large write
+    // re-arms the inactivity timer.
+    return timer.inactivityWait<number, Api.SendError>({
+      schedule: this.schedule,
+      timeout: this.sendTimeout,
+      start: (wait) => {
+        const closed = () => Effect.fail(new SocketClosed({ operation: "send" }))
+        const wake = () => {
+          if (wait.isSettled()) return
+          if (!settled) return conn.closed ? wait.finish(closed) : wait.progress()
+          if (failure === undefined) return wait.finish(() => Effect.succeed(length))
+          if (conn.closed) return wait.finish(closed)
+          const f = failure
+          wait.finish(() => {
+            conn.dirty ??= "send"
+            conn.closeHalf("write")
+            return Effect.fail(
+              new SocketIoError({
+                operation: "send",
+                code: f.code,
+                reason: f.reason,
+                delivery: "partial",
+                cause: f.cause
+              })
+            )
+          })
+        }
+        conn.writeWaker = wake
+        if (settled || conn.closed) wake()
+      },
+      stop: () => {
         this.writing = false
-        if (cancelTimer !== undefined) cancelTimer()
         conn.writeWaker = undefined
-      }
-      // Unregister before computing the result: closing a half may wake this very writer.
-      const finish = (result: () => Effect.Effect<number, Api.SendError>) => {
-        if (finished) return
-        stop()
-        resume(result())
-      }
-      const arm = () => {
-        if (cancelTimer !== undefined) cancelTimer()
-        cancelTimer = Duration.isFinite(timeout) ? this.schedule(timeout, onTimeout) : undefined
-      }
-      const onTimeout = () => {
-        if (finished) return
-        finish(() => {
+      },
+      onTimeout: (wait) =>
+        wait.finish(() => {
           conn.dirty ??= "send"
           conn.closeHalf("write")
           return Effect.fail(new SocketTimeout({ operation: "send", delivery: "partial" }))
-        })
-      }
-      const wake = () => {
-        if (finished) return
-        if (!settled) {
-          if (conn.closed) return finish(() => Effect.fail(new SocketClosed({ operation: "send" })))
-          arm() // progress
-          return
-        }
-        if (failure === undefined) return finish(() => Effect.succeed(length))
-        if (conn.closed) return finish(() => Effect.fail(new SocketClosed({ operation: "send" })))
-        const f = failure
-        finish(() => {
-          conn.dirty ??= "send"
-          conn.closeHalf("write")
-          return Effect.fail(
-            new SocketIoError({
-              operation: "send",
-              code: f.code,
-              reason: f.reason,
-              delivery: "partial",
-              cause: f.cause
-            })
-          )
-        })
-      }
-      conn.writeWaker = wake
-      if (settled || conn.closed) {
-        wake()
-        return
-      }
-      arm()
+        }),
       // An interrupted send may have handed part of the bytes over: nothing later may follow
       // them on this connection, so it is closed.
-      return Effect.sync(() => {
-        if (finished) return
-        stop()
+      onInterrupt: () => {
         if (!settled) conn.destroy()
-      })
+      }
     })
   }
 

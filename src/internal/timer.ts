@@ -43,3 +43,58 @@ const fiberSchedule = (clock: Clock.Clock): Schedule => (duration, task) => {
 
 /** The scheduler for a clock (read once per socket, when it is made). */
 export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? hostSchedule : fiberSchedule(clock)
+
+/** Control of one pending wait (see {@link inactivityWait}). */
+export interface Wait<A, E> {
+  /** Settles the wait once; `result` is computed after `stop` ran (so it may wake waiters safely). */
+  readonly finish: (result: () => Effect.Effect<A, E>) => void
+  /** Progress was made: re-arms the inactivity timer. */
+  readonly progress: () => void
+  readonly isSettled: () => boolean
+}
+
+/**
+ * One async wait, settled once, with an inactivity timer re-armed on progress: the shape of every
+ * socket read and send that cannot complete at once. `start` installs the wakers (it may finish
+ * at once), `stop` removes them, `onTimeout` decides what a timeout means, `onInterrupt` what an
+ * interruption leaves behind.
+ */
+export const inactivityWait = <A, E>(options: {
+  readonly schedule: Schedule
+  readonly timeout: Duration.Duration
+  readonly start: (wait: Wait<A, E>) => void
+  readonly stop: () => void
+  readonly onTimeout: (wait: Wait<A, E>) => void
+  readonly onInterrupt: () => void
+}): Effect.Effect<A, E> =>
+  Effect.async<A, E>((resume) => {
+    let settled = false
+    let cancel: Cancel | undefined
+    const halt = () => {
+      settled = true
+      if (cancel !== undefined) cancel()
+      options.stop()
+    }
+    const fire = () => {
+      if (!settled) options.onTimeout(wait)
+    }
+    const wait: Wait<A, E> = {
+      finish: (result) => {
+        if (settled) return
+        halt()
+        resume(result())
+      },
+      progress: () => {
+        if (cancel !== undefined) cancel()
+        cancel = Duration.isFinite(options.timeout) ? options.schedule(options.timeout, fire) : undefined
+      },
+      isSettled: () => settled
+    }
+    wait.progress()
+    options.start(wait)
+    return Effect.sync(() => {
+      if (settled) return
+      halt()
+      options.onInterrupt()
+    })
+  })
