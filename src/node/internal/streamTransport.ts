@@ -21,36 +21,71 @@ import * as errors from "./errors.js"
 /** Writes above this size go out in pieces, each completion re-arming the send timeout. */
 const PIECE = 256 * 1024
 
-export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport => {
-  let waker: (() => void) | undefined
-  let failed: TransportFailure | undefined
-  let ended = false
-  const wake = () => {
-    if (waker !== undefined) waker()
+/**
+ * A class, not an object of closures: an idle pooled connection keeps one of these alive, and
+ * prototype methods keep it small (three listener closures per socket).
+ */
+class NodeStreamTransport implements StreamTransport {
+  private waker: (() => void) | undefined = undefined
+  private failed: TransportFailure | undefined = undefined
+  private ended = false
+
+  constructor(readonly socket: Net.Socket, readonly tls: TlsState | undefined) {
+    socket.on("readable", this.wake)
+    socket.on("close", this.wake)
+    socket.on("end", () => {
+      this.ended = true
+      this.wake()
+    })
+    socket.on("error", (error) => {
+      this.failed ??= errors.failure(error)
+      this.wake()
+    })
   }
-  socket.on("readable", wake)
-  socket.on("end", () => {
-    ended = true
-    wake()
-  })
-  socket.on("error", (error) => {
-    failed ??= errors.failure(error)
-    wake()
-  })
-  socket.on("close", wake)
 
-  // A write on a socket Node destroyed after an error reports ERR_STREAM_DESTROYED: the cause
-  // the caller wants is the error that destroyed it (e.g. ECONNRESET).
-  const writeFailure = (error: Error): TransportFailure => failed ?? errors.failure(error)
+  private readonly wake = (): void => {
+    if (this.waker !== undefined) this.waker()
+  }
 
-  const write = (bytes: Uint8Array, listener: WriteListener): boolean => {
+  read(): Uint8Array | undefined {
+    const chunk: Buffer | null = this.socket.read()
+    return chunk === null ? undefined : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  }
+
+  isEnded(): boolean {
+    // Node emits 'end' a tick after the last read; its state knows the EOF already.
+    return this.ended ||
+      (this.socket.readableLength === 0 &&
+        (this.socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true)
+  }
+
+  failure(): TransportFailure | undefined {
+    return this.failed
+  }
+
+  pendingBytes(): number {
+    return this.socket.readableLength
+  }
+
+  setWaker(waker: (() => void) | undefined): void {
+    this.waker = waker
+  }
+
+  /** A write on a socket Node destroyed after an error reports ERR_STREAM_DESTROYED: the cause
+   * the caller wants is the error that destroyed it (e.g. ECONNRESET). */
+  private writeFailure(error: Error): TransportFailure {
+    return this.failed ?? errors.failure(error)
+  }
+
+  write(bytes: Uint8Array, listener: WriteListener): boolean {
+    const socket = this.socket
     if (bytes.length <= PIECE) {
       let completedSynchronously = false
       socket.write(bytes, (error) => {
-        if (!completedSynchronously) listener.done(error ? writeFailure(error) : undefined)
+        if (!completedSynchronously) listener.done(error ? this.writeFailure(error) : undefined)
       })
       // Node updates writableLength synchronously when the kernel took everything at once.
-      if (socket.writableLength === 0 && !socket.destroyed && failed === undefined) {
+      if (socket.writableLength === 0 && !socket.destroyed && this.failed === undefined) {
         completedSynchronously = true
         return true
       }
@@ -61,7 +96,7 @@ export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport 
       const piece = bytes.subarray(offset, offset + PIECE)
       offset += piece.length
       socket.write(piece, (error) => {
-        if (error) return listener.done(writeFailure(error))
+        if (error) return listener.done(this.writeFailure(error))
         if (offset >= bytes.length) return listener.done(undefined)
         listener.progress()
         next()
@@ -71,54 +106,42 @@ export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport 
     return false
   }
 
-  const address = (local: boolean) => {
-    const a = local ? socket.localAddress : socket.remoteAddress
-    const p = local ? socket.localPort : socket.remotePort
-    if (a !== undefined) return { address: a, port: p ?? 0 }
-    return undefined
+  shutdown(): void {
+    this.socket.end()
   }
 
-  const transport: StreamTransport = {
-    read: () => {
-      const chunk: Buffer | null = socket.read()
-      return chunk === null ? undefined : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    },
-    // Node emits 'end' a tick after the last read; its state knows the EOF already.
-    isEnded: () =>
-      ended ||
-      (socket.readableLength === 0 &&
-        (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true),
-    failure: () => failed,
-    pendingBytes: () => socket.readableLength,
-    setWaker: (w) => {
-      waker = w
-    },
-    write,
-    shutdown: () => {
-      socket.end()
-    },
-    destroy: () => {
-      if (!socket.destroyed) socket.destroy()
-    },
-    isDestroyed: () => socket.destroyed,
-    setNoDelay: (enabled) => {
-      socket.setNoDelay(enabled)
-    },
-    setKeepAlive: (enabled, initialDelay) => {
-      socket.setKeepAlive(enabled, initialDelay)
-    },
-    localAddress: () => address(true),
-    remoteAddress: () => address(false),
-    tls
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy()
   }
-  sockets.set(transport, socket)
-  return transport
+
+  isDestroyed(): boolean {
+    return this.socket.destroyed
+  }
+
+  setNoDelay(enabled: boolean): void {
+    this.socket.setNoDelay(enabled)
+  }
+
+  setKeepAlive(enabled: boolean, initialDelayMillis: number): void {
+    this.socket.setKeepAlive(enabled, initialDelayMillis)
+  }
+
+  localAddress(): { readonly address: string; readonly port: number } | undefined {
+    const a = this.socket.localAddress
+    return a === undefined ? undefined : { address: a, port: this.socket.localPort ?? 0 }
+  }
+
+  remoteAddress(): { readonly address: string; readonly port: number } | undefined {
+    const a = this.socket.remoteAddress
+    return a === undefined ? undefined : { address: a, port: this.socket.remotePort ?? 0 }
+  }
 }
 
-const sockets = new WeakMap<StreamTransport, Net.Socket>()
+export const fromSocket = (socket: Net.Socket, tls?: TlsState): StreamTransport => new NodeStreamTransport(socket, tls)
 
 /** The Node socket behind a transport made here (for the TLS upgrade). */
-export const socketOf = (transport: StreamTransport): Net.Socket | undefined => sockets.get(transport)
+export const socketOf = (transport: StreamTransport): Net.Socket | undefined =>
+  transport instanceof NodeStreamTransport ? transport.socket : undefined
 
 const describe = (target: StreamTarget): string =>
   target._tag === "Unix" ? `unix:${target.path}` : `${target.host}:${target.port}`
