@@ -12,7 +12,7 @@ import * as Multipart from "../examples/multipart/Multipart.js"
 import { TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
-import { chunkedConnector, chunkedLayer } from "./support/servers.js"
+import { chunkedConnector, chunkedLayer } from "../examples/support/servers.js"
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")

@@ -13,7 +13,7 @@ import * as Resp from "../examples/redis/Resp.js"
 import { type ConnectionPool, TcpSocket, type Transport } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
-import { chunkedConnector, chunkedLayer, redisServer, startServer } from "./support/servers.js"
+import { chunkedConnector, chunkedLayer, redisServer, startServer } from "../examples/support/servers.js"
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")

@@ -7,7 +7,7 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { NodeCosocket } from "../../src/node/index.js"
-import { memcachedServer } from "../../test/support/servers.js"
+import { memcachedServer } from "../support/servers.js"
 import * as Memcached from "./MemcachedClient.js"
 
 const program = Effect.gen(function*() {

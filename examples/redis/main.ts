@@ -7,7 +7,7 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { NodeCosocket } from "../../src/node/index.js"
-import { redisServer } from "../../test/support/servers.js"
+import { redisServer } from "../support/servers.js"
 import * as Redis from "./RedisClient.js"
 
 const program = Effect.gen(function*() {
