@@ -9,10 +9,10 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 import * as Multipart from "../examples/multipart/Multipart.js"
+import { chunkedConnector, chunkedLayer } from "../examples/support/servers.js"
 import { TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
-import { chunkedConnector, chunkedLayer } from "../examples/support/servers.js"
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")

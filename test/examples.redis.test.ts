@@ -10,10 +10,10 @@ import * as FastCheck from "effect/FastCheck"
 import type * as Scope from "effect/Scope"
 import * as Redis from "../examples/redis/RedisClient.js"
 import * as Resp from "../examples/redis/Resp.js"
+import { chunkedConnector, chunkedLayer, redisServer, startServer } from "../examples/support/servers.js"
 import { type ConnectionPool, TcpSocket, type Transport } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
-import { chunkedConnector, chunkedLayer, redisServer, startServer } from "../examples/support/servers.js"
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")
