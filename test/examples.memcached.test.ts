@@ -10,8 +10,8 @@ import * as FastCheck from "effect/FastCheck"
 import type * as Scope from "effect/Scope"
 import * as Memcached from "../examples/memcached/MemcachedClient.js"
 import * as Protocol from "../examples/memcached/Protocol.js"
-import { chunkedConnector, chunkedLayer, memcachedServer } from "../examples/support/servers.js"
-import { type ConnectionPool, TcpSocket, type Transport } from "../src/index.js"
+import { memcachedServer, mutate, overChunks } from "../examples/support/servers.js"
+import { type ConnectionPool, type Transport } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
 
@@ -69,33 +69,13 @@ const garbage = FastCheck.tuple(
     FastCheck.uint8Array({ maxLength: 64 }),
     Chunking.arbitraryBytes({ alphabet: "VALUE 1\r\nENDSTORD_9", maxLength: 64 }),
     FastCheck.tuple(commandReply, FastCheck.nat(), FastCheck.integer({ min: 0, max: 255 }), FastCheck.nat(2)).map(
-      ([{ reply }, at, byte, op]) => {
-        const b = Array.from(Protocol.encodeReply(reply))
-        const i = at % b.length
-        if (op === 0) b[i] = byte
-        else if (op === 1) b.splice(i, 0, byte)
-        else b.splice(i, 1)
-        return Uint8Array.from(b)
-      }
+      ([{ reply }, at, byte, op]) => mutate(Protocol.encodeReply(reply), at, byte, op)
     )
   )
 )
 
 // -------------------------------------------------------------------------------------------------
 // helpers
-
-const overChunks = <A, E>(
-  chunks: ReadonlyArray<Uint8Array>,
-  f: (socket: TcpSocket.TcpSocket) => Effect.Effect<A, E>
-): Effect.Effect<A, E> =>
-  Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
-    yield* Effect.orDie(socket.connect("127.0.0.1", 11211))
-    return yield* f(socket)
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(chunkedLayer(chunkedConnector(chunks, { end: true }), { readTimeout: "20 seconds" }))
-  )
 
 const withNode = <A, E>(
   effect: Effect.Effect<A, E, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool>

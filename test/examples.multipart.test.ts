@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 import * as Multipart from "../examples/multipart/Multipart.js"
-import { chunkedConnector, chunkedLayer } from "../examples/support/servers.js"
+import { overChunks } from "../examples/support/servers.js"
 import { TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
@@ -58,19 +58,6 @@ const chunkedBody = body.chain((input) => {
 
 // -------------------------------------------------------------------------------------------------
 // helpers
-
-const overChunks = <A, E>(
-  chunks: ReadonlyArray<Uint8Array>,
-  f: (socket: TcpSocket.TcpSocket) => Effect.Effect<A, E>
-): Effect.Effect<A, E> =>
-  Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
-    yield* Effect.orDie(socket.connect("127.0.0.1", 80))
-    return yield* f(socket)
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(chunkedLayer(chunkedConnector(chunks, { end: true }), { readTimeout: "20 seconds" }))
-  )
 
 const overString = <A, E>(body: string, f: (socket: TcpSocket.TcpSocket) => Effect.Effect<A, E>) =>
   overChunks([bytes(body)], f)

@@ -10,7 +10,7 @@ import * as FastCheck from "effect/FastCheck"
 import type * as Scope from "effect/Scope"
 import * as Redis from "../examples/redis/RedisClient.js"
 import * as Resp from "../examples/redis/Resp.js"
-import { chunkedConnector, chunkedLayer, redisServer, startServer } from "../examples/support/servers.js"
+import { mutate, overChunks, redisServer, startServer } from "../examples/support/servers.js"
 import { type ConnectionPool, TcpSocket, type Transport } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
@@ -53,33 +53,12 @@ const garbage = FastCheck.oneof(
   Chunking.arbitraryBytes({ alphabet: "+-:$*\r\n0123-9xa", maxLength: 64 }),
   // a valid encoding with one byte changed, inserted or removed
   FastCheck.tuple(respValue, FastCheck.nat(), FastCheck.integer({ min: 0, max: 255 }), FastCheck.nat(2)).map(
-    ([value, at, byte, op]) => {
-      const b = Array.from(Resp.encodeValue(value))
-      const i = b.length === 0 ? 0 : at % b.length
-      if (op === 0) b[i] = byte
-      else if (op === 1) b.splice(i, 0, byte)
-      else b.splice(i, 1)
-      return Uint8Array.from(b)
-    }
+    ([value, at, byte, op]) => mutate(Resp.encodeValue(value), at, byte, op)
   )
 )
 
 // -------------------------------------------------------------------------------------------------
 // helpers
-
-/** Runs `f` on a socket connected to an in-memory peer that delivers `chunks` one by one, then EOF. */
-const overChunks = <A, E>(
-  chunks: ReadonlyArray<Uint8Array>,
-  f: (socket: TcpSocket.TcpSocket) => Effect.Effect<A, E>
-): Effect.Effect<A, E> =>
-  Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
-    yield* Effect.orDie(socket.connect("127.0.0.1", 6379))
-    return yield* f(socket)
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(chunkedLayer(chunkedConnector(chunks, { end: true }), { readTimeout: "20 seconds" }))
-  )
 
 /** A real redis-server for the test's scope, and the options to reach it. */
 const server = (extra: ReadonlyArray<string> = []) =>

@@ -15,7 +15,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { ConnectionPool, CosocketConfig, Transport } from "../../src/index.js"
+import { ConnectionPool, CosocketConfig, TcpSocket, Transport } from "../../src/index.js"
 
 export const INSTALL_HINT = "install it with `apt-get install redis-server memcached` (Debian/Ubuntu)"
 
@@ -252,3 +252,27 @@ export const chunkedLayer = (
     Layer.succeed(Transport.TcpConnector, connector),
     ConnectionPool.layer()
   ).pipe(Layer.provideMerge(CosocketConfig.layer(config)), Layer.orDie)
+
+/** Runs `f` on a socket connected to an in-memory peer that delivers `chunks` one by one, then EOF. */
+export const overChunks = <A, E>(
+  chunks: ReadonlyArray<Uint8Array>,
+  f: (socket: TcpSocket.TcpSocket) => Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.gen(function*() {
+    const socket = yield* TcpSocket.make
+    yield* Effect.orDie(socket.connect("127.0.0.1", 1))
+    return yield* f(socket)
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(chunkedLayer(chunkedConnector(chunks, { end: true }), { readTimeout: "20 seconds" }))
+  )
+
+/** `bytes` with one byte replaced (op 0), inserted (op 1) or removed (op 2) at `at` (modulo the length). */
+export const mutate = (bytes: Uint8Array, at: number, byte: number, op: number): Uint8Array => {
+  const b = Array.from(bytes)
+  const i = b.length === 0 ? 0 : at % b.length
+  if (op === 0) b[i] = byte
+  else if (op === 1) b.splice(i, 0, byte)
+  else b.splice(i, 1)
+  return Uint8Array.from(b)
+}
