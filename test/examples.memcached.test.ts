@@ -14,6 +14,7 @@ import { memcachedServer, mutate, overChunks } from "../examples/support/servers
 import { type ConnectionPool, type Transport } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { Chunking, ScriptedPeer } from "../src/testing/index.js"
+import { expectReaderAgrees } from "./support/agreement.js"
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")
@@ -216,14 +217,7 @@ describe("examples/memcached: the straight-line reader agrees with the parser", 
     ([{ c, chunks, input }]) =>
       Effect.gen(function*() {
         const read = yield* overChunks(chunks, (socket) => Effect.either(Memcached.readReply(socket, c)))
-        const parsed = Protocol.parseReply(c, input)
-        if (parsed._tag === "Parsed") {
-          expect(read).toEqual(Either.right(parsed.value))
-        } else if (parsed._tag === "NeedMore") {
-          expect(Either.isLeft(read) && read.left._tag).toBe("SocketClosed")
-        } else if (Either.isLeft(read)) {
-          expect(["ProtocolError", "SocketClosed"]).toContain(read.left._tag)
-        }
+        expectReaderAgrees(read, Protocol.parseReply(c, input))
       }),
     { fastCheck: { numRuns: 200 } }
   )
