@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -47,6 +48,20 @@ export interface ConnectOptions {
    * name). The TLS identity is appended to the pool key (` tls=<identity>`).
    */
   readonly tls?: Tls.TlsOptions | true | undefined
+}
+
+/**
+ * Options of `withConnection`: those of `connect`, plus the socket's timeouts and the idle timeout
+ * the connection gets when it goes back into the pool.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionOptions extends ConnectOptions {
+  /** Connect, send and read timeouts at once (as `setTimeout`); default from `CosocketConfig`. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How long the connection may stay idle in the pool (as `setKeepalive(idle)`); `0` unlimited. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -241,18 +256,112 @@ export const make: Effect.Effect<
   never,
   Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
 > = Effect.withFiberRuntime((fiber) => {
-  // One read of the fiber's context instead of one Effect per service: `make` runs per request.
-  const context = fiber.currentContext as Context.Context<
-    Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
-  >
-  return internal.make(
-    Context.get(context, Transport.TcpConnector),
-    Context.get(context, ConnectionPool.ConnectionPool),
-    Context.get(context, CosocketConfig),
-    Context.get(fiber.currentDefaultServices, Clock.Clock),
-    Context.get(context, Scope.Scope)
-  )
+  const services = servicesOf(fiber)
+  return internal.make(services.connector, services.pool, services.config, services.clock, services.scope)
 })
+
+type Services = Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
+
+/** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
+const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+  const context = fiber.currentContext as Context.Context<Services>
+  return {
+    connector: Context.get(context, Transport.TcpConnector),
+    pool: Context.get(context, ConnectionPool.ConnectionPool),
+    config: Context.get(context, CosocketConfig),
+    clock: Context.get(fiber.currentDefaultServices, Clock.Clock),
+    get scope() {
+      return Context.get(context, Scope.Scope)
+    }
+  }
+}
+
+/**
+ * `make` without a `Scope`: the socket lives while `use` runs. When `use` ends (success, failure
+ * or interruption), a connection that was neither closed nor put into the pool is closed. A scope
+ * costs more than a request to a nearby server; this is the cheap form of a per-request socket.
+ *
+ * @since 0.2.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const ping = TcpSocket.withSocket((socket) =>
+ *   Effect.gen(function*() {
+ *     yield* socket.setTimeout("1 second")
+ *     yield* socket.connect("127.0.0.1", 6379)
+ *     yield* socket.send("PING\r\n")
+ *     const reply = yield* socket.receive()
+ *     yield* socket.setKeepalive()
+ *     return TcpSocket.text(reply) // "+PONG"
+ *   })
+ * )
+ * ```
+ */
+export const withSocket = <A, E, R>(
+  use: (socket: TcpSocket) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | CosocketError.InvalidArgument, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
+  Effect.withFiberRuntime((fiber) => {
+    const services = servicesOf(fiber)
+    return internal.withSocket(services.connector, services.pool, services.config, services.clock, use)
+  })
+
+/**
+ * One pooled exchange, the usual shape of a protocol client's request: connects (an idle pooled
+ * connection of the key first), runs `use`, then puts the connection back into the pool when
+ * `use` succeeds, or closes it when `use` fails or is interrupted. A refused check-in (unread
+ * data, dirty, a fiber still using the socket) closes the connection and does not fail `use`'s
+ * result. Needs no `Scope`. Options are validated before connecting (`InvalidArgument`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const ping = TcpSocket.withConnection("127.0.0.1", 6379, (socket) =>
+ *   Effect.gen(function*() {
+ *     yield* socket.send("PING\r\n")
+ *     return TcpSocket.text(yield* socket.receive()) // "+PONG"
+ *   }), { timeout: "1 second", poolSize: 50 })
+ * ```
+ */
+export const withConnection: {
+  <A, E, R>(
+    host: string,
+    port: number,
+    use: (socket: TcpSocket) => Effect.Effect<A, E, R>,
+    options?: ConnectionOptions
+  ): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool>
+  <A, E, R>(
+    path: `unix:${string}`,
+    use: (socket: TcpSocket) => Effect.Effect<A, E, R>,
+    options?: ConnectionOptions
+  ): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool>
+} = <A, E, R>(
+  host: string,
+  portOrUse: number | ((socket: TcpSocket) => Effect.Effect<A, E, R>),
+  useOrOptions?: ((socket: TcpSocket) => Effect.Effect<A, E, R>) | ConnectionOptions,
+  maybeOptions?: ConnectionOptions
+): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
+  Effect.withFiberRuntime((fiber) => {
+    const services = servicesOf(fiber)
+    const unix = typeof portOrUse === "function"
+    const use = (unix ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
+    return internal.withConnection(
+      services.connector,
+      services.pool,
+      services.config,
+      services.clock,
+      host,
+      unix ? undefined : portOrUse,
+      unix ? useOrOptions : maybeOptions,
+      use
+    )
+  })
 
 /**
  * Creates a socket and connects it (`ngx.socket.connect`): only the configured connect timeout

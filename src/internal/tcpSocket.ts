@@ -222,7 +222,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
   /** The owning scope ended: the object is finished. */
   private finished = false
   private localAddress: string | undefined = undefined
-  private readonly timeouts: Timeouts = { connect: undefined, send: undefined, read: undefined }
+  readonly timeouts: Timeouts = { connect: undefined, send: undefined, read: undefined }
   private options = { "tcp-nodelay": 1, keepalive: 0 }
 
   constructor(
@@ -233,13 +233,21 @@ export class TcpSocketImpl implements Api.TcpSocket {
     readonly schedule: timer.Schedule
   ) {}
 
-  /** Scope finalizer: close what is still open and wake blocked fibers. */
-  readonly finish = Effect.sync(() => {
+  /** End of the socket's lifetime: close what is still open and wake blocked fibers. */
+  release(): void {
     this.finished = true
     const conn = this.conn
     this.conn = undefined
     if (conn !== undefined) conn.destroy()
-  })
+  }
+
+  /** The scope finalizer. */
+  readonly finish = Effect.sync(() => this.release())
+
+  /** A fiber is connecting, reading or writing. */
+  get isBusy(): boolean {
+    return this.connecting || this.reading || this.writing
+  }
 
   // ---------------------------------------------------------------------------------------------
   // state checks (spec A.17): each returns the error to fail with, or undefined
@@ -659,33 +667,42 @@ export class TcpSocketImpl implements Api.TcpSocket {
       }
       const busy = this.busy("setKeepalive")
       if (busy !== undefined) return Effect.fail(busy)
-      const conn = this.conn
-      if (conn === undefined || conn.closed) return Effect.fail(new SocketClosed({ operation: "setKeepalive" }))
-      // From here on every failure comes from the connection's state: it is closed (pitfall 2).
-      const refuse = (error: Api.KeepaliveError) => {
-        this.conn = undefined
-        conn.destroy()
-        return Effect.fail(error)
-      }
-      if (!conn.readOpen || !conn.writeOpen || conn.end !== "open") {
-        return refuse(new SocketClosed({ operation: "setKeepalive" }))
-      }
-      if (conn.buffer.length > 0) return refuse(new UnreadDataInBuffer({ bytes: conn.buffer.length }))
-      const t = conn.transport
-      const pending = t.pendingBytes()
-      if (pending > 0) return refuse(new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() }))
-      // The peer already closed (FIN or error), even if no read has seen it yet (spec A.11).
-      if (t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
-        return refuse(new SocketClosed({ operation: "setKeepalive" }))
-      }
-      if (conn.dirty !== undefined && force !== true) return refuse(new DirtyConnection({ reason: conn.dirty }))
-      this.conn = undefined
-      conn.closed = true
-      conn.readOpen = false
-      conn.writeOpen = false
-      if (!conn.lease.checkin({ transport: t, reusedTimes: conn.reusedTimes }, idleTimeout)) t.destroy()
-      return Effect.void
+      const refused = this.checkin(idleTimeout, force === true)
+      return refused === undefined ? Effect.void : Effect.fail(refused)
     })
+  }
+
+  /**
+   * The synchronous part of `setKeepalive` (arguments valid, not busy): pools the connection, or
+   * closes it and returns why it was refused.
+   */
+  checkin(idleTimeout: Duration.Duration, force: boolean): Api.KeepaliveError | undefined {
+    const conn = this.conn
+    if (conn === undefined || conn.closed) return new SocketClosed({ operation: "setKeepalive" })
+    // From here on every failure comes from the connection's state: it is closed (pitfall 2).
+    const refuse = (error: Api.KeepaliveError) => {
+      this.conn = undefined
+      conn.destroy()
+      return error
+    }
+    if (!conn.readOpen || !conn.writeOpen || conn.end !== "open") {
+      return refuse(new SocketClosed({ operation: "setKeepalive" }))
+    }
+    if (conn.buffer.length > 0) return refuse(new UnreadDataInBuffer({ bytes: conn.buffer.length }))
+    const t = conn.transport
+    const pending = t.pendingBytes()
+    if (pending > 0) return refuse(new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() }))
+    // The peer already closed (FIN or error), even if no read has seen it yet (spec A.11).
+    if (t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+      return refuse(new SocketClosed({ operation: "setKeepalive" }))
+    }
+    if (conn.dirty !== undefined && !force) return refuse(new DirtyConnection({ reason: conn.dirty }))
+    this.conn = undefined
+    conn.closed = true
+    conn.readOpen = false
+    conn.writeOpen = false
+    if (!conn.lease.checkin({ transport: t, reusedTimes: conn.reusedTimes }, idleTimeout)) t.destroy()
+    return undefined
   }
 
   get getReusedTimes(): Effect.Effect<number, SocketClosed> {
@@ -951,6 +968,90 @@ export const withTimeout = <A, E, E2>(
   duration: Duration.Duration,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2> => Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
+
+/**
+ * A socket object whose lifetime is `use` instead of a `Scope`: when `use` ends, a connection that
+ * was neither closed nor pooled is closed. Cheaper than a scope per request (no scope to make,
+ * provide and close).
+ */
+export const withSocket = <A, E, R>(
+  connector: StreamConnector,
+  pool: Pool.ConnectionPool,
+  config: CosocketConfig.Settings,
+  clock: Clock.Clock,
+  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | InvalidArgument, R> => {
+  if (typeof use !== "function") return Effect.fail(notAFunction(use))
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  // A socket without a connection owns nothing, so `use` may be interrupted before `onExit` runs.
+  return Effect.onExit(Effect.suspend(() => use(socket)), () => socket.finish)
+}
+
+const notAFunction = (use: unknown): InvalidArgument =>
+  validate.invalid("use", `use must be a function, got ${validate.typeName(use)}`)
+
+/** Options of {@link withConnection}, validated before anything else happens. */
+interface ExchangeOptions {
+  readonly timeout: Duration.Duration | undefined
+  readonly idleTimeout: Duration.Duration
+}
+
+const parseExchangeOptions = (options: unknown, config: CosocketConfig.Settings): ExchangeOptions | InvalidArgument => {
+  if (typeof options !== "object" || options === null) {
+    return { timeout: undefined, idleTimeout: config.keepaliveTimeout }
+  }
+  const o = options as { readonly timeout?: unknown; readonly idleTimeout?: unknown }
+  let timeout: Duration.Duration | undefined
+  if (o.timeout !== undefined) {
+    const t = validate.timeout("timeout", o.timeout)
+    if (validate.isInvalid(t)) return t
+    timeout = t
+  }
+  let idleTimeout = config.keepaliveTimeout
+  if (o.idleTimeout !== undefined) {
+    const r = validate.idleTimeout("idleTimeout", o.idleTimeout)
+    if (validate.isInvalid(r)) return r
+    idleTimeout = r
+  }
+  return { timeout, idleTimeout }
+}
+
+/**
+ * One pooled exchange: connect, run `use`, then put the connection into the pool when `use`
+ * succeeded (a refusal closes it and is not an error of `use`) or close it when `use` failed or
+ * was interrupted.
+ */
+export const withConnection = <A, E, R>(
+  connector: StreamConnector,
+  pool: Pool.ConnectionPool,
+  config: CosocketConfig.Settings,
+  clock: Clock.Clock,
+  host: string,
+  port: number | undefined,
+  options: unknown,
+  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | Api.ConnectFailure, R> => {
+  if (typeof use !== "function") return Effect.fail(notAFunction(use))
+  const exchange = parseExchangeOptions(options, config)
+  if (validate.isInvalid(exchange)) return Effect.fail(exchange)
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  if (exchange.timeout !== undefined) {
+    socket.timeouts.connect = exchange.timeout
+    socket.timeouts.send = exchange.timeout
+    socket.timeouts.read = exchange.timeout
+  }
+  const connect = port === undefined
+    ? socket.connect(host, options as Api.ConnectOptions | undefined)
+    : socket.connect(host, port, options as Api.ConnectOptions | undefined)
+  return Effect.onExit(
+    Effect.flatMap(connect, () => use(socket)),
+    (exit) =>
+      Effect.sync(() => {
+        if (exit._tag === "Success" && !socket.isBusy) socket.checkin(exchange.idleTimeout, false)
+        socket.release()
+      })
+  )
+}
 
 /** `ngx.socket.tcp()`: a socket object bound to `scope`. */
 export const make = (

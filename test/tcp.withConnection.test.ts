@@ -1,0 +1,297 @@
+/**
+ * `TcpSocket.withSocket` and `TcpSocket.withConnection`: per-request sockets whose lifetime is an
+ * effect instead of a `Scope`. Engine cases on the in-memory transport under TestClock, then the
+ * same contract on real loopback sockets (inet and unix).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import type * as Net from "node:net"
+import type { InvalidArgument } from "../src/CosocketError.js"
+import { ConnectionPool, TcpSocket } from "../src/index.js"
+import { memcachedPeer, run, server } from "./support/loopback.js"
+import * as Harness from "./support/poolHarness.js"
+
+const HOST = "10.0.0.1"
+const PORT = 80
+const KEY = `${HOST}:${PORT}`
+const text = TcpSocket.text
+
+const errorOf = <A, E extends { readonly _tag: string; readonly message: string }>(effect: Effect.Effect<A, E>) =>
+  Effect.map(Effect.flip(effect), (e) => `${e._tag}: ${e.message}`)
+
+/** `InvalidArgument(<argument>): <message>`, or the tag of any other error. */
+const invalidOf = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+  Effect.map(
+    Effect.flip(effect),
+    (e) =>
+      e._tag === "InvalidArgument"
+        ? `InvalidArgument(${(e as unknown as InvalidArgument).argument}): ${(e as unknown as InvalidArgument).message}`
+        : e._tag
+  )
+
+/** Answers every `ping` line with `+PONG`. */
+const answerPings = (peer: { onWrite: (f: (bytes: Uint8Array, p: { send: (s: string) => void }) => void) => void }) =>
+  peer.onWrite((bytes, p) => {
+    for (const line of Buffer.from(bytes).toString("latin1").split("\r\n")) if (line === "ping") p.send("+PONG\r\n")
+  })
+
+const ping = (socket: TcpSocket.TcpSocket) =>
+  Effect.zipRight(socket.send("ping\r\n"), Effect.map(socket.receive(), text))
+
+describe("TcpSocket.withConnection on the memory transport", () => {
+  it.effect("pools the connection after use succeeds; the next exchange reuses it (TCP-POOL-001)", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onAccept: answerPings })
+      const exchange = TcpSocket.withConnection(HOST, PORT, (socket) =>
+        Effect.gen(function*() {
+          const reply = yield* ping(socket)
+          return `${reply} ${yield* socket.getReusedTimes}`
+        }))
+      const results: Array<string> = []
+      for (let i = 0; i < 3; i++) results.push(yield* Effect.provide(exchange, h.context))
+      expect(results).toEqual(["+PONG 0", "+PONG 1", "+PONG 2"])
+      expect(h.net.attempts()).toBe(1)
+      expect(yield* h.stats(KEY)).toMatchObject({ idle: 1, active: 0, created: 1, reused: 2 })
+      yield* h.shutdown
+    }))
+
+  it.effect("closes the connection when use fails, and returns use's own error", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onAccept: answerPings })
+      const failed = yield* Effect.either(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, (socket) =>
+          Effect.zipRight(ping(socket), Effect.fail("bad reply" as const))),
+        h.context
+      ))
+      expect(failed).toEqual(Either.left("bad reply"))
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("closes the connection when interrupted mid-read; the slot is freed", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const fiber = yield* Effect.fork(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, (socket) => socket.receive(), { poolSize: 1, backlog: 0 }),
+        h.context
+      ))
+      yield* Harness.settle
+      expect(yield* h.stats(KEY)).toMatchObject({ active: 1 })
+      yield* Fiber.interrupt(fiber)
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("a refused check-in (unread data) closes the connection and keeps use's value (Part D #2)", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const value = yield* Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () =>
+          Effect.sync(() => {
+            h.net.lastPeer().send("unread")
+            return "value"
+          })),
+        h.context
+      )
+      expect(value).toBe("value")
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("a reader fiber still busy when use ends: closed, not pooled; the reader gets SocketClosed", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const reader = yield* Effect.provide(
+        // the reader is blocked in receive when use returns
+        TcpSocket.withConnection(
+          HOST,
+          PORT,
+          (socket) => Effect.zipLeft(Effect.forkDaemon(Effect.either(socket.receive())), Harness.settle)
+        ),
+        h.context
+      )
+      const result = yield* Fiber.join(reader)
+      expect(Either.isLeft(result) && `${result.left._tag}: ${result.left.message}`).toBe("SocketClosed: closed")
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("options: timeout is the socket's connect, send and read timeout; idleTimeout the pool's", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onAccept: answerPings })
+      const reader = yield* Effect.fork(Effect.provide(
+        Effect.either(TcpSocket.withConnection(HOST, PORT, (socket) => socket.receive(), { timeout: "2 seconds" })),
+        h.context
+      ))
+      yield* Harness.settle
+      yield* TestClock.adjust("1999 millis")
+      expect(reader.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      const timedOut = yield* Fiber.join(reader)
+      expect(Either.isLeft(timedOut) && `${timedOut.left._tag}: ${timedOut.left.message}`).toBe(
+        "SocketReadTimeout: timeout"
+      )
+      // a read timeout leaves the connection dirty: closed, not pooled
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      yield* Effect.provide(TcpSocket.withConnection(HOST, PORT, ping, { idleTimeout: "5 seconds" }), h.context)
+      expect(yield* h.stats(KEY)).toMatchObject({ idle: 1 })
+      yield* TestClock.adjust("4999 millis")
+      expect(yield* h.stats(KEY)).toMatchObject({ idle: 1 })
+      yield* TestClock.adjust("1 millis")
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      expect(h.net.peers[1].destroyedByClient).toBe(true)
+      yield* h.shutdown
+    }))
+
+  it.effect("bad options fail with InvalidArgument naming the option, before any connect", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const attempt = (options: unknown) =>
+        invalidOf(Effect.provide(
+          TcpSocket.withConnection(HOST, PORT, () => Effect.void, options as TcpSocket.ConnectionOptions),
+          h.context
+        ))
+      expect(yield* attempt({ timeout: -1 })).toBe("InvalidArgument(timeout): bad timeout value")
+      expect(yield* attempt({ idleTimeout: "soon" })).toBe("InvalidArgument(idleTimeout): bad timeout value")
+      expect(yield* attempt({ poolSize: 0 })).toBe(`InvalidArgument(poolSize): bad "poolSize" option value: 0`)
+      expect(
+        yield* invalidOf(Effect.provide(
+          TcpSocket.withConnection(HOST, PORT, "not a function" as unknown as () => Effect.Effect<void>),
+          h.context
+        ))
+      ).toBe("InvalidArgument(use): use must be a function, got string")
+      expect(h.net.attempts()).toBe(0)
+      yield* h.shutdown
+    }))
+
+  it.effect("connect failures are typed and leave nothing behind", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const held = yield* Effect.fork(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () => Effect.never, { poolSize: 1, backlog: 0 }),
+        h.context
+      ))
+      yield* Harness.settle
+      const refused = yield* errorOf(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () => Effect.void, { poolSize: 1, backlog: 0 }),
+        h.context
+      ))
+      expect(refused).toBe("PoolBacklogFull: too many waiting connect operations")
+      yield* Fiber.interrupt(held)
+      expect(h.net.openCount()).toBe(0)
+      yield* h.shutdown
+    }))
+})
+
+describe("TcpSocket.withSocket on the memory transport", () => {
+  it.effect("a connection neither closed nor pooled is closed when use ends", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onAccept: answerPings })
+      const reply = yield* Effect.provide(
+        TcpSocket.withSocket((socket) => Effect.zipRight(socket.connect(HOST, PORT), ping(socket))),
+        h.context
+      )
+      expect(reply).toBe("+PONG")
+      expect(h.net.peers[0].destroyedByClient).toBe(true)
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("setKeepalive inside use pools the connection (the OpenResty shape, without a Scope)", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onAccept: answerPings })
+      const exchange = TcpSocket.withSocket((socket) =>
+        Effect.gen(function*() {
+          yield* socket.setTimeout("1 second")
+          yield* socket.connect(HOST, PORT)
+          const reply = yield* ping(socket)
+          const reused = yield* socket.getReusedTimes
+          yield* socket.setKeepalive()
+          return `${reply} ${reused}`
+        })
+      )
+      expect(yield* Effect.provide(exchange, h.context)).toBe("+PONG 0")
+      expect(yield* Effect.provide(exchange, h.context)).toBe("+PONG 1")
+      expect(h.net.peers[0].destroyedByClient).toBe(false)
+      expect(yield* h.stats(KEY)).toMatchObject({ idle: 1 })
+      yield* h.shutdown
+    }))
+
+  it.effect("a fiber blocked on the socket wakes with SocketClosed when use ends", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const reader = yield* Effect.provide(
+        TcpSocket.withSocket((socket) =>
+          Effect.zipRight(
+            socket.connect(HOST, PORT),
+            Effect.zipLeft(Effect.forkDaemon(errorOf(socket.receive())), Harness.settle)
+          )
+        ),
+        h.context
+      )
+      expect(yield* Fiber.join(reader)).toBe("SocketClosed: closed")
+      expect(h.net.openCount()).toBe(0)
+      yield* h.shutdown
+    }))
+})
+
+/** A memcached-like peer that also says how many connections it accepted. */
+const flushPeer = (socket: Net.Socket) => {
+  socket.on("end", () => socket.end())
+  memcachedPeer(socket)
+}
+
+const flush = (socket: TcpSocket.TcpSocket) =>
+  Effect.zipRight(socket.send("flush_all\r\n"), Effect.map(socket.receive(), text))
+
+describe("TcpSocket.withConnection on loopback", () => {
+  it.live("inet: exchanges reuse one connection; a failure closes it", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server(flushPeer)
+      const exchange = TcpSocket.withConnection("127.0.0.1", peer.port, flush)
+      expect([yield* exchange, yield* exchange, yield* exchange]).toEqual(["OK", "OK", "OK"])
+      expect(peer.sockets.length).toBe(1)
+      const key = `127.0.0.1:${peer.port}`
+      expect((yield* ConnectionPool.stats).get(key)).toMatchObject({ idle: 1, created: 1, reused: 2 })
+      const failed = yield* Effect.either(
+        TcpSocket.withConnection("127.0.0.1", peer.port, (socket) => Effect.zipRight(flush(socket), Effect.fail("no")))
+      )
+      expect(failed).toEqual(Either.left("no"))
+      expect((yield* ConnectionPool.stats).get(key)).toBeUndefined()
+      expect(yield* exchange).toBe("OK")
+      expect(peer.sockets.length).toBe(2)
+    })))
+
+  it.live("unix: the path form takes the options as its third argument", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server(flushPeer, { unix: true })
+      const path = `unix:${peer.path}` as const
+      const exchange = TcpSocket.withConnection(path, flush, { pool: "memcached-unix", timeout: "5 seconds" })
+      expect([yield* exchange, yield* exchange]).toEqual(["OK", "OK"])
+      expect(peer.sockets.length).toBe(1)
+      expect((yield* ConnectionPool.stats).get("memcached-unix")).toMatchObject({ idle: 1, reused: 1 })
+    })))
+
+  it.live("50 concurrent exchanges on a pool of 10 with a backlog: exact counts, nothing left open", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server(flushPeer)
+      const results = yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        () => TcpSocket.withConnection("127.0.0.1", peer.port, flush, { poolSize: 10, backlog: 50 }),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter((r) => r === "OK").length).toBe(50)
+      const stats = (yield* ConnectionPool.stats).get(`127.0.0.1:${peer.port}`)
+      expect(stats).toMatchObject({ active: 0, waiting: 0 })
+      expect(stats!.idle).toBe(peer.sockets.length)
+      expect(peer.sockets.length).toBeLessThanOrEqual(10)
+      expect(stats!.created + stats!.reused).toBe(50)
+    })))
+})
