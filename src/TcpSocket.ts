@@ -257,22 +257,18 @@ export const make: Effect.Effect<
   Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
 > = Effect.withFiberRuntime((fiber) => {
   const services = servicesOf(fiber)
-  return internal.make(services.connector, services.pool, services.config, services.clock, services.scope)
+  const scope = Context.get(fiber.currentContext as Context.Context<Scope.Scope>, Scope.Scope)
+  return internal.make(services.connector, services.pool, services.config, services.clock, scope)
 })
-
-type Services = Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
 
 /** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
 const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-  const context = fiber.currentContext as Context.Context<Services>
+  const context = fiber.currentContext as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
   return {
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
     config: Context.get(context, CosocketConfig),
-    clock: Context.get(fiber.currentDefaultServices, Clock.Clock),
-    get scope() {
-      return Context.get(context, Scope.Scope)
-    }
+    clock: Context.get(fiber.currentDefaultServices, Clock.Clock)
   }
 }
 

@@ -25,8 +25,23 @@ export const REDIS_POOL = { poolSize: 100, backlog: 1000 } as const
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
-/** One pooled request: check out, send, read the reply, check in. */
+/** One pooled request the recommended way: `withConnection` checks out, runs, checks in. */
 export const pooledRequest = <E>(
+  host: string,
+  port: number,
+  request: Uint8Array,
+  readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
+) =>
+  Socket.withConnection(host, port, (socket) =>
+    Effect.gen(function*() {
+      yield* socket.send(request)
+      yield* readReply(socket)
+    }), REDIS_POOL)
+
+export const SCOPED = "effect-cosocket, Effect.scoped + connect + setKeepalive (diagnostic)"
+
+/** The same request in a scope of its own, as OpenResty code reads: connect ... setKeepalive. */
+export const scopedRequest = <E>(
   host: string,
   port: number,
   request: Uint8Array,

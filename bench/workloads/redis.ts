@@ -4,7 +4,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type { Redis } from "ioredis"
-import type { TcpSocket } from "../../src/index.js"
+import type { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
 import * as ioredis from "../baselines/ioredis.js"
 import * as nodeSocket from "../baselines/nodeSocket.js"
 import * as raw from "../baselines/raw.js"
@@ -24,7 +24,7 @@ interface Shape {
   readonly latency: boolean
   readonly ours: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, unknown>
   readonly ioredis: (client: Redis) => Promise<unknown>
-  /** Also run ours with every timeout off, to show what the timers cost. */
+  /** Also run ours in a scope per request, to show what the scope costs. */
   readonly diagnostic?: boolean | undefined
 }
 
@@ -35,18 +35,24 @@ const variants = (
 ): ReadonlyArray<Variant> => {
   const { host, port } = redis
   const opsPerRequest = shape.replies
-  const ours = (runtime: cosocket.Runtime) => (ms: number) =>
+  const runtime = runtimes.main
+  type Request = (
+    host: string,
+    port: number,
+    request: Uint8Array,
+    readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, unknown>
+  ) => Effect.Effect<void, unknown, Transport.TcpConnector | ConnectionPool.ConnectionPool>
+  const ours = (request: Request) => (ms: number) =>
     runtime.runPromise(cosocket.closedLoop(
-      cosocket.pooledRequest(host, port, shape.request, shape.ours),
+      request(host, port, shape.request, shape.ours),
       { concurrency: shape.concurrency, opsPerRequest, latency: shape.latency },
       ms
     ))
   const diagnostic: ReadonlyArray<Variant> = shape.diagnostic === true
-    ? [{ name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(runtimes.noTimeouts) }]
+    ? [{ name: cosocket.SCOPED, role: "baseline", measure: ours(cosocket.scopedRequest) }]
     : []
-  const runtime = runtimes.main
   return [
-    { name: "effect-cosocket", role: "ours", measure: ours(runtime) },
+    { name: "effect-cosocket", role: "ours", measure: ours(cosocket.pooledRequest) },
     ...diagnostic,
     {
       name: "raw node:net",
