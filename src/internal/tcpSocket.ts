@@ -213,6 +213,17 @@ const optionNames: ReadonlySet<string> = new Set([
   "ip-transparent"
 ])
 
+/** A validated `connect`: where to, the pool key and limits, the bind address and TLS. */
+export class ConnectPlan {
+  constructor(
+    readonly target: StreamTarget,
+    readonly key: string,
+    readonly limits: Pool.PoolLimits,
+    readonly localAddress: string | undefined,
+    readonly upgrade: TlsUpgradeOptions | undefined
+  ) {}
+}
+
 /** The socket object (`ngx.socket.tcp()`): settings, busy flags and the current connection. */
 export class TcpSocketImpl implements Api.TcpSocket {
   private conn: Connection | undefined = undefined
@@ -280,61 +291,65 @@ export class TcpSocketImpl implements Api.TcpSocket {
     maybeOptions?: Api.ConnectOptions
   ): Effect.Effect<void, Api.ConnectFailure> {
     return Effect.suspend((): Effect.Effect<void, Api.ConnectFailure> => {
-      const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
-      const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
-      const rawOptions = isUnix && typeof portOrOptions === "object" ? portOrOptions : maybeOptions
-      const parsed = parseTarget(host, port)
-      if (validate.isInvalid(parsed)) return Effect.fail(parsed)
-      const options = parseConnectOptions(rawOptions)
-      if (validate.isInvalid(options)) return Effect.fail(options)
-      // TLS (issue 4): validated with the other arguments; the identity joins the pool key below.
-      const tlsHost = parsed.target._tag === "Inet" ? parsed.target.host : undefined
-      const upgrade = this.connectTls(rawOptions, tlsHost)
-      if (upgrade instanceof TlsError || validate.isInvalid(upgrade)) return Effect.fail(upgrade)
-      if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "connect" }))
-      if (this.reading) return Effect.fail(new SocketBusyReading({ operation: "connect" }))
-      if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "connect" }))
-      if (this.finished) return Effect.fail(new SocketClosed({ operation: "connect" }))
-      // Connecting again closes the previous connection (not pooled).
-      const previous = this.conn
-      this.conn = undefined
-      if (previous !== undefined) previous.destroy()
-      const local = this.localAddress
-      this.tlsHost = tlsHost
-      const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "") +
-        (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
-      return this.establish(parsed.target, key, options.limits, local, upgrade)
+      const plan = this.planConnect(host, portOrOptions, maybeOptions)
+      if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
+      // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
+      // pool makes it interruptible) and the connect itself (restore) can be interrupted.
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => this.openPlanned(restore, plan) ?? Effect.void)
+      )
     })
   }
 
-  private establish(
-    target: StreamTarget,
-    key: string,
-    limits: Pool.PoolLimits,
-    localAddress: string | undefined,
-    upgrade?: TlsUpgradeOptions | undefined
-  ): Effect.Effect<void, Api.ConnectFailure> {
-    // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
-    // pool makes it interruptible) and the connect itself (restore) can be interrupted.
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => this.acquireAndOpen(restore, target, key, limits, localAddress, upgrade))
-    )
+  /**
+   * The synchronous part of `connect`: validates the arguments, checks the busy flags and closes
+   * the previous connection. Returns what to connect to, or why not.
+   */
+  planConnect(
+    host: string,
+    portOrOptions?: number | Api.ConnectOptions,
+    maybeOptions?: Api.ConnectOptions
+  ): ConnectPlan | Api.ConnectFailure {
+    const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
+    const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
+    const rawOptions = isUnix && typeof portOrOptions === "object" ? portOrOptions : maybeOptions
+    const parsed = parseTarget(host, port)
+    if (validate.isInvalid(parsed)) return parsed
+    const options = parseConnectOptions(rawOptions)
+    if (validate.isInvalid(options)) return options
+    // TLS (issue 4): validated with the other arguments; the identity joins the pool key below.
+    const tlsHost = parsed.target._tag === "Inet" ? parsed.target.host : undefined
+    const upgrade = this.connectTls(rawOptions, tlsHost)
+    if (upgrade instanceof TlsError || validate.isInvalid(upgrade)) return upgrade
+    if (this.connecting) return new SocketBusyConnecting({ operation: "connect" })
+    if (this.reading) return new SocketBusyReading({ operation: "connect" })
+    if (this.writing) return new SocketBusyWriting({ operation: "connect" })
+    if (this.finished) return new SocketClosed({ operation: "connect" })
+    // Connecting again closes the previous connection (not pooled).
+    const previous = this.conn
+    this.conn = undefined
+    if (previous !== undefined) previous.destroy()
+    const local = this.localAddress
+    this.tlsHost = tlsHost
+    const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "") +
+      (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
+    return new ConnectPlan(parsed.target, key, options.limits, local, upgrade)
   }
 
-  private acquireAndOpen(
+  /**
+   * Runs a planned connect; call it uninterruptibly (`restore` makes the waits interruptible).
+   * Returns `undefined` when an idle pooled connection was attached at once (no Effect needed).
+   */
+  openPlanned(
     restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-    target: StreamTarget,
-    key: string,
-    limits: Pool.PoolLimits,
-    localAddress: string | undefined,
-    upgrade: TlsUpgradeOptions | undefined
-  ): Effect.Effect<void, Api.ConnectFailure> {
-    // Fast path: an idle pooled connection, or a refusal, is known synchronously.
+    plan: ConnectPlan
+  ): Effect.Effect<void, Api.ConnectFailure> | undefined {
+    const { key, limits, localAddress, target, upgrade } = plan
     const now = this.pool.acquireNow(key, limits)
     if (now !== undefined && "_tag" in now) return Effect.fail(now)
     if (now !== undefined && now.reused !== undefined) {
       this.attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
-      return Effect.void
+      return undefined
     }
     this.connecting = true
     const timeout = this.connectTimeout
@@ -1040,16 +1055,31 @@ export const withConnection = <A, E, R>(
     socket.timeouts.send = exchange.timeout
     socket.timeouts.read = exchange.timeout
   }
-  const connect = port === undefined
-    ? socket.connect(host, options as Api.ConnectOptions | undefined)
-    : socket.connect(host, port, options as Api.ConnectOptions | undefined)
-  return Effect.onExit(
-    Effect.flatMap(connect, () => use(socket)),
-    (exit) =>
-      Effect.sync(() => {
-        if (exit._tag === "Success" && !socket.isBusy) socket.checkin(exchange.idleTimeout, false)
-        socket.release()
+  const plan = port === undefined
+    ? socket.planConnect(host, options as Api.ConnectOptions | undefined)
+    : socket.planConnect(host, port, options as Api.ConnectOptions | undefined)
+  if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
+  const idleTimeout = exchange.idleTimeout
+  // One uninterruptible region for the whole exchange: the connect's grant and the check-in or
+  // close at the end; `use` and the waits inside connect are interruptible.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const opened = socket.openPlanned(restore, plan)
+      const body = opened === undefined
+        ? restore(Effect.suspend(() => use(socket)))
+        : Effect.flatMap(opened, () => restore(Effect.suspend(() => use(socket))))
+      return Effect.matchCauseEffect(body, {
+        onFailure: (cause) => {
+          socket.release()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          if (!socket.isBusy) socket.checkin(idleTimeout, false)
+          socket.release()
+          return Effect.succeed(value)
+        }
       })
+    })
   )
 }
 
