@@ -520,6 +520,18 @@ const arbitraryReadOp: FastCheck.Arbitrary<ReadOp> = FastCheck.oneof(
 )
 
 describe("UntilState interleaved with other reads (pitfalls Part D #13)", () => {
+  it("a sized read after EOF that takes part of the held-back prefix leaves no stale matcher state", () => {
+    // Found by the property below (seed -1150178943): "abc" is held back as a possible start of
+    // "abcabd"; after EOF, readChunk(1) takes "a" from it. "bc" cannot start the pattern, so an
+    // unsized read with maxReceiveSize 0 must hit the limit, exactly as a fresh reader does.
+    const d = new Driver([bytes("abc")], "eof")
+    const r = until("abcabd")
+    expect(d.untilChunk(r, 1)).toEqual("a")
+    expect(d.untilAll(r, 0)).toEqual({ limit: "receive limit exceeded: maxReceiveSize 0" })
+    expect(d.untilAll(until("abcabd"), 0)).toEqual({ limit: "receive limit exceeded: maxReceiveSize 0" })
+    expect(d.buffer.consumed).toBe(1)
+  })
+
   it.prop(
     "random receive(n) / receiveAny / *l / *a / two until readers / read timeouts: equal the reference, nothing lost or duplicated",
     {

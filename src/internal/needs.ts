@@ -183,6 +183,8 @@ export class UntilState {
     this.consumedAt = buffer.consumed
     this.scanned -= n
     if (this.matchAt >= 0) this.matchAt -= n
+    // A sized read after EOF may take part of the held-back prefix: the matcher state is then stale.
+    if (this.state > this.scanned) this.resetScan(buffer)
     return out
   }
 
