@@ -495,7 +495,7 @@ describe("socket options (TCP-OPT) and misuse (BAD)", () => {
   it.live("BAD-013 connect with a non-string host", () =>
     run(Effect.gen(function*() {
       const socket = yield* TcpSocket.make
-      const connect = socket.connect as (h: unknown, p: number) => Effect.Effect<void, any>
+      const connect = (socket.connect as (h: unknown, p: number) => Effect.Effect<void, any>).bind(socket)
       expect(yield* outcome(connect({}, 80))).toBe("ERR string expected, got object")
       expect(yield* outcome(connect(null, 80))).toBe("ERR string expected, got null")
     })))

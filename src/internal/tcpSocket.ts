@@ -41,7 +41,8 @@ import type {
   StreamTransport,
   TlsState,
   TlsUpgradeOptions,
-  TransportFailure
+  TransportFailure,
+  WriteListener
 } from "../Transport.js"
 import { ByteBuffer } from "./byteBuffer.js"
 import * as needs from "./needs.js"
@@ -253,7 +254,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
   }
 
   /** The scope finalizer. */
-  readonly finish = Effect.sync(() => this.release())
+  get finish(): Effect.Effect<void> {
+    return Effect.sync(() => this.release())
+  }
 
   /** A fiber is connecting, reading or writing. */
   get isBusy(): boolean {
@@ -270,11 +273,11 @@ export class TcpSocketImpl implements Api.TcpSocket {
     return undefined
   }
 
-  private get readTimeout(): Duration.Duration {
+  get readTimeout(): Duration.Duration {
     return this.timeouts.read ?? this.config.readTimeout
   }
 
-  private get sendTimeout(): Duration.Duration {
+  get sendTimeout(): Duration.Duration {
     return this.timeouts.send ?? this.config.sendTimeout
   }
 
@@ -405,13 +408,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
   // ---------------------------------------------------------------------------------------------
   // reads
 
-  /** `receive()` / `receive("*l")`, built once: line protocols call it for every line. */
+  /** `receive()` / `receive("*l")`, built on first use: line protocols call it for every line. */
   private lineNeed: needs.LineNeed | undefined = undefined
-  private readonly receiveLine: Effect.Effect<Uint8Array, Api.ReceiveError> = Effect.suspend(() => {
-    const need = this.lineNeed ??= new needs.LineNeed(this.config.maxLineLength)
-    need.reset()
-    return this.read("receive", need)
-  })
+  private lineRead: Effect.Effect<Uint8Array, Api.ReceiveError> | undefined = undefined
+  private get receiveLine(): Effect.Effect<Uint8Array, Api.ReceiveError> {
+    return this.lineRead ??= Effect.suspend(() => {
+      const need = this.lineNeed ??= new needs.LineNeed(this.config.maxLineLength)
+      need.reset()
+      return this.read("receive", need)
+    })
+  }
 
   receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
     if (pattern === undefined || pattern === "*l") return this.receiveLine
@@ -501,49 +507,12 @@ export class TcpSocketImpl implements Api.TcpSocket {
     const first = attempt(conn, need)
     if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
     this.reading = true
-    // One wait for the whole read: every wake-up re-runs the need synchronously, and the
-    // inactivity timer is re-armed only when bytes arrived.
-    return timer.inactivityWait<A, Api.ReceiveError>({
-      schedule: this.schedule,
-      timeout: this.readTimeout,
-      start: (wait) => {
-        const closed = () => Effect.fail(new SocketClosed({ operation }))
-        const wake = () => {
-          if (wait.isSettled()) return
-          if (conn.closed || !conn.readOpen) return wait.finish(closed)
-          const received = conn.buffer.consumed + conn.buffer.length
-          const result = attempt(conn, need)
-          if (result !== needs.NEED_MORE) return wait.finish(() => outcome(conn, operation, result as Settled<A>))
-          if (conn.buffer.consumed + conn.buffer.length !== received) wait.progress()
-          listen()
-        }
-        const listen = () => {
-          conn.readWaker = wake
-          conn.transport.setWaker(wake)
-          // Something may have happened since the last attempt (a close, or bytes a synchronous
-          // transport delivered while no waker was set): look again rather than sleep.
-          const t = conn.transport
-          if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
-            wake()
-          }
-        }
-        listen()
-      },
-      stop: () => {
-        this.reading = false
-        conn.readWaker = undefined
-        conn.transport.setWaker(undefined)
-      },
-      onTimeout: (wait) => {
-        if (conn.closed || !conn.readOpen) return wait.finish(() => Effect.fail(new SocketClosed({ operation })))
-        conn.dirty ??= "readTimeout"
-        wait.finish(() => Effect.fail(new SocketReadTimeout({ operation, partial: need.partial(conn.buffer) })))
-      },
-      // Interruption consumes nothing: the bytes stay in the buffer; the protocol state is unknown.
-      onInterrupt: () => {
-        if (!conn.closed) conn.dirty ??= "interrupted"
-      }
-    })
+    return new ReadWait(this, conn, operation, need).run()
+  }
+
+  /** @internal the read wait settled or was interrupted. */
+  readStopped(): void {
+    this.reading = false
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -564,65 +533,15 @@ export class TcpSocketImpl implements Api.TcpSocket {
   }
 
   private write(conn: Connection, bytes: Uint8Array): Effect.Effect<number, Api.SendError> {
-    const length = bytes.length
-    let settled = false
-    let failure: TransportFailure | undefined
-    const synchronous = conn.transport.write(bytes, {
-      progress: () => conn.writeWaker?.(),
-      done: (f) => {
-        settled = true
-        failure = f
-        conn.writeWaker?.()
-      }
-    })
-    if (synchronous) return Effect.succeed(length)
+    const completion = new WriteCompletion(conn)
+    if (conn.transport.write(bytes, completion)) return Effect.succeed(bytes.length)
     this.writing = true
-    // One wait until the transport reports completion; each reported progress of a large write
-    // re-arms the inactivity timer.
-    return timer.inactivityWait<number, Api.SendError>({
-      schedule: this.schedule,
-      timeout: this.sendTimeout,
-      start: (wait) => {
-        const closed = () => Effect.fail(new SocketClosed({ operation: "send" }))
-        const wake = () => {
-          if (wait.isSettled()) return
-          if (!settled) return conn.closed ? wait.finish(closed) : wait.progress()
-          if (failure === undefined) return wait.finish(() => Effect.succeed(length))
-          if (conn.closed) return wait.finish(closed)
-          const f = failure
-          wait.finish(() => {
-            conn.dirty ??= "send"
-            conn.closeHalf("write")
-            return Effect.fail(
-              new SocketIoError({
-                operation: "send",
-                code: f.code,
-                reason: f.reason,
-                delivery: "partial",
-                cause: f.cause
-              })
-            )
-          })
-        }
-        conn.writeWaker = wake
-        if (settled || conn.closed) wake()
-      },
-      stop: () => {
-        this.writing = false
-        conn.writeWaker = undefined
-      },
-      onTimeout: (wait) =>
-        wait.finish(() => {
-          conn.dirty ??= "send"
-          conn.closeHalf("write")
-          return Effect.fail(new SocketTimeout({ operation: "send", delivery: "partial" }))
-        }),
-      // An interrupted send may have handed part of the bytes over: nothing later may follow
-      // them on this connection, so it is closed.
-      onInterrupt: () => {
-        if (!settled) conn.destroy()
-      }
-    })
+    return new SendWait(this, conn, completion, bytes.length).run()
+  }
+
+  /** @internal the send wait settled or was interrupted. */
+  sendStopped(): void {
+    this.writing = false
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -930,6 +849,169 @@ export class TcpSocketImpl implements Api.TcpSocket {
         }
       )
     })
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// waits: one object per read or send that cannot complete at once
+
+/**
+ * A read waiting for the transport: every wake-up re-runs the need synchronously, and the
+ * inactivity timer is re-armed only when bytes arrived.
+ */
+class ReadWait<A> extends timer.InactivityWait<A, Api.ReceiveError> {
+  constructor(
+    readonly socket: TcpSocketImpl,
+    readonly conn: Connection,
+    readonly operation: ReadOperation,
+    readonly need: needs.Need<A>
+  ) {
+    super(socket.schedule, socket.readTimeout)
+  }
+
+  /** The transport's waker (a function: the transport keeps it). */
+  private readonly wake = (): void => {
+    if (this.isSettled) return
+    const conn = this.conn
+    if (conn.closed || !conn.readOpen) return this.finish(this.closed)
+    const received = conn.buffer.consumed + conn.buffer.length
+    const result = attempt(conn, this.need)
+    if (result !== needs.NEED_MORE) {
+      this.result = result as Settled<A>
+      return this.finish(this.completed)
+    }
+    if (conn.buffer.consumed + conn.buffer.length !== received) this.progress()
+    this.listen()
+  }
+
+  private result: Settled<A> | undefined = undefined
+
+  private completed(): Effect.Effect<A, Api.ReceiveError> {
+    return outcome(this.conn, this.operation, this.result!)
+  }
+
+  private closed(): Effect.Effect<A, Api.ReceiveError> {
+    return Effect.fail(new SocketClosed({ operation: this.operation }))
+  }
+
+  private timedOut(): Effect.Effect<A, Api.ReceiveError> {
+    this.conn.dirty ??= "readTimeout"
+    return Effect.fail(
+      new SocketReadTimeout({ operation: this.operation, partial: this.need.partial(this.conn.buffer) })
+    )
+  }
+
+  private listen(): void {
+    const conn = this.conn
+    const t = conn.transport
+    conn.readWaker = this.wake
+    t.setWaker(this.wake)
+    // Something may have happened since the last attempt (a close, or bytes a synchronous
+    // transport delivered while no waker was set): look again rather than sleep.
+    if (conn.closed || t.pendingBytes() > 0 || t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+      this.wake()
+    }
+  }
+
+  protected start(): void {
+    this.listen()
+  }
+
+  protected stop(): void {
+    this.socket.readStopped()
+    this.conn.readWaker = undefined
+    this.conn.transport.setWaker(undefined)
+  }
+
+  protected onTimeout(): void {
+    const conn = this.conn
+    this.finish(conn.closed || !conn.readOpen ? this.closed : this.timedOut)
+  }
+
+  // Interruption consumes nothing: the bytes stay in the buffer; the protocol state is unknown.
+  protected onInterrupt(): void {
+    if (!this.conn.closed) this.conn.dirty ??= "interrupted"
+  }
+}
+
+/** How one transport write ended (the transport reports to it; a send wait reads it). */
+class WriteCompletion implements WriteListener {
+  settled = false
+  failure: TransportFailure | undefined = undefined
+
+  constructor(readonly conn: Connection) {}
+
+  progress(): void {
+    this.conn.writeWaker?.()
+  }
+
+  done(failure: TransportFailure | undefined): void {
+    this.settled = true
+    this.failure = failure
+    this.conn.writeWaker?.()
+  }
+}
+
+/** A send waiting for the transport to report completion; reported progress re-arms the timer. */
+class SendWait extends timer.InactivityWait<number, Api.SendError> {
+  constructor(
+    readonly socket: TcpSocketImpl,
+    readonly conn: Connection,
+    readonly completion: WriteCompletion,
+    readonly length: number
+  ) {
+    super(socket.schedule, socket.sendTimeout)
+  }
+
+  private readonly wake = (): void => {
+    if (this.isSettled) return
+    const { completion, conn } = this
+    if (!completion.settled) return conn.closed ? this.finish(this.closed) : this.progress()
+    if (completion.failure === undefined) return this.finish(this.sent)
+    this.finish(conn.closed ? this.closed : this.failed)
+  }
+
+  private sent(): Effect.Effect<number, Api.SendError> {
+    return Effect.succeed(this.length)
+  }
+
+  private closed(): Effect.Effect<number, Api.SendError> {
+    return Effect.fail(new SocketClosed({ operation: "send" }))
+  }
+
+  private failed(): Effect.Effect<number, Api.SendError> {
+    const f = this.completion.failure!
+    this.conn.dirty ??= "send"
+    this.conn.closeHalf("write")
+    return Effect.fail(
+      new SocketIoError({ operation: "send", code: f.code, reason: f.reason, delivery: "partial", cause: f.cause })
+    )
+  }
+
+  private timedOut(): Effect.Effect<number, Api.SendError> {
+    this.conn.dirty ??= "send"
+    this.conn.closeHalf("write")
+    return Effect.fail(new SocketTimeout({ operation: "send", delivery: "partial" }))
+  }
+
+  protected start(): void {
+    this.conn.writeWaker = this.wake
+    if (this.completion.settled || this.conn.closed) this.wake()
+  }
+
+  protected stop(): void {
+    this.socket.sendStopped()
+    this.conn.writeWaker = undefined
+  }
+
+  protected onTimeout(): void {
+    this.finish(this.timedOut)
+  }
+
+  // An interrupted send may have handed part of the bytes over: nothing later may follow them on
+  // this connection, so it is closed.
+  protected onInterrupt(): void {
+    if (!this.completion.settled) this.conn.destroy()
   }
 }
 

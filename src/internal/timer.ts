@@ -44,57 +44,66 @@ const fiberSchedule = (clock: Clock.Clock): Schedule => (duration, task) => {
 /** The scheduler for a clock (read once per socket, when it is made). */
 export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? hostSchedule : fiberSchedule(clock)
 
-/** Control of one pending wait (see {@link inactivityWait}). */
-export interface Wait<A, E> {
-  /** Settles the wait once; `result` is computed after `stop` ran (so it may wake waiters safely). */
-  readonly finish: (result: () => Effect.Effect<A, E>) => void
-  /** Progress was made: re-arms the inactivity timer. */
-  readonly progress: () => void
-  readonly isSettled: () => boolean
-}
-
 /**
  * One async wait, settled once, with an inactivity timer re-armed on progress: the shape of every
- * socket read and send that cannot complete at once. `start` installs the wakers (it may finish
- * at once), `stop` removes them, `onTimeout` decides what a timeout means, `onInterrupt` what an
- * interruption leaves behind.
+ * socket read and send that cannot complete at once. A subclass installs its wakers in `start`
+ * (it may settle at once), removes them in `stop`, decides what a timeout means in `onTimeout`
+ * and what an interruption leaves behind in `onInterrupt`. One object per wait, methods on the
+ * prototype: a wait sits on the hot path of every request, so it allocates as little as it can.
  */
-export const inactivityWait = <A, E>(options: {
-  readonly schedule: Schedule
-  readonly timeout: Duration.Duration
-  readonly start: (wait: Wait<A, E>) => void
-  readonly stop: () => void
-  readonly onTimeout: (wait: Wait<A, E>) => void
-  readonly onInterrupt: () => void
-}): Effect.Effect<A, E> =>
-  Effect.async<A, E>((resume) => {
-    let settled = false
-    let cancel: Cancel | undefined
-    const halt = () => {
-      settled = true
-      if (cancel !== undefined) cancel()
-      options.stop()
-    }
-    const fire = () => {
-      if (!settled) options.onTimeout(wait)
-    }
-    const wait: Wait<A, E> = {
-      finish: (result) => {
-        if (settled) return
-        halt()
-        resume(result())
-      },
-      progress: () => {
-        if (cancel !== undefined) cancel()
-        cancel = Duration.isFinite(options.timeout) ? options.schedule(options.timeout, fire) : undefined
-      },
-      isSettled: () => settled
-    }
-    wait.progress()
-    options.start(wait)
-    return Effect.sync(() => {
-      if (settled) return
-      halt()
-      options.onInterrupt()
+export abstract class InactivityWait<A, E> {
+  private settled = false
+  private cancel: Cancel | undefined = undefined
+  private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
+
+  constructor(readonly schedule: Schedule, readonly timeout: Duration.Duration) {}
+
+  protected abstract start(): void
+  protected abstract stop(): void
+  protected abstract onTimeout(): void
+  protected abstract onInterrupt(): void
+
+  /** The wait as an Effect (run it once). */
+  run(): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      this.resume = resume
+      this.progress()
+      this.start()
+      return Effect.sync(() => {
+        if (this.settled) return
+        this.halt()
+        this.onInterrupt()
+      })
     })
-  })
+  }
+
+  protected get isSettled(): boolean {
+    return this.settled
+  }
+
+  /**
+   * Settles the wait with the result `settle` computes after `stop` ran (so it may wake other
+   * waiters safely); does nothing when already settled.
+   */
+  protected finish(settle: (this: this) => Effect.Effect<A, E>): void {
+    if (this.settled) return
+    this.halt()
+    this.resume!(settle.call(this))
+  }
+
+  /** Progress was made: re-arms the inactivity timer. */
+  progress(): void {
+    if (this.cancel !== undefined) this.cancel()
+    this.cancel = Duration.isFinite(this.timeout) ? this.schedule(this.timeout, this.fire) : undefined
+  }
+
+  private readonly fire = (): void => {
+    if (!this.settled) this.onTimeout()
+  }
+
+  private halt(): void {
+    this.settled = true
+    if (this.cancel !== undefined) this.cancel()
+    this.stop()
+  }
+}
