@@ -153,6 +153,27 @@ describe("ByteBuffer", () => {
     expect(Array.from(buffer.take(3))).toEqual([2, 3, 7])
   })
 
+  it.prop(
+    "takeLine(lf) returns the line without any CR and consumes the LF, over any chunking",
+    {
+      line: FastCheck.array(FastCheck.constantFrom(13, 13, 97, 98, 0), { maxLength: 300 }),
+      rest: FastCheck.uint8Array({ maxLength: 8 }),
+      split: FastCheck.nat(310)
+    },
+    ({ line, rest, split }) => {
+      const bytes = Uint8Array.from([...line, 10, ...rest])
+      const b = new ByteBuffer()
+      const at = Math.min(split, bytes.length)
+      b.append(bytes.slice(0, at))
+      b.append(bytes.slice(at))
+      const lf = b.indexOf(10)
+      expect(lf).toBe(line.length)
+      expect(Array.from(b.takeLine(lf))).toEqual(line.filter((x) => x !== 13))
+      expect(b.consumed).toBe(line.length + 1)
+      expect(Array.from(b.view())).toEqual(Array.from(rest))
+    }
+  )
+
   it("take(0) returns an empty array and consumes nothing; empty appends are no-ops", () => {
     const buffer = new ByteBuffer()
     buffer.append(new Uint8Array(0))

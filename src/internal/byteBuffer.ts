@@ -10,6 +10,20 @@
  */
 const EMPTY = new Uint8Array(0)
 const MIN_CAPACITY = 16 * 1024
+/** Bytes `indexOf` scans in plain JS before it calls the native search. */
+const SHORT_SCAN = 128
+const CR = 13
+
+/** A copy of `bytes` without its CRs. */
+export const withoutCR = (bytes: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(bytes.length)
+  let n = 0
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]
+    if (b !== CR) out[n++] = b
+  }
+  return out.subarray(0, n)
+}
 
 export class ByteBuffer {
   private data: Uint8Array = EMPTY
@@ -19,6 +33,8 @@ export class ByteBuffer {
   private owned = false
   /** Total bytes ever consumed: readers compare it to notice that someone else read meanwhile. */
   consumed = 0
+  /** Unread bytes a waiting reader needs in total (0: unknown); sizes the next storage. */
+  private expected = 0
 
   get length(): number {
     return this.end - this.start
@@ -41,13 +57,22 @@ export class ByteBuffer {
       return
     }
     const length = this.end - this.start
-    const next = new Uint8Array(Math.max((length + n) * 2, MIN_CAPACITY))
+    // A reader waiting for a known size gets storage of that size (one allocation, each byte
+    // copied once); otherwise the storage doubles.
+    const wanted = this.expected >= length + n ? this.expected : (length + n) * 2
+    this.expected = 0
+    const next = new Uint8Array(Math.max(wanted, MIN_CAPACITY))
     next.set(this.data.subarray(this.start, this.end), 0)
     next.set(chunk, length)
     this.data = next
     this.start = 0
     this.end = length + n
     this.owned = true
+  }
+
+  /** A reader waits until `total` bytes are unread: the next growth makes room for exactly that. */
+  expect(total: number): void {
+    this.expected = total
   }
 
   /** The byte at `index` (relative to the first unread byte). */
@@ -62,10 +87,38 @@ export class ByteBuffer {
 
   /** Index of `byte` at or after `from` (relative), or -1. */
   indexOf(byte: number, from = 0): number {
-    const i = this.owned
-      ? this.data.subarray(0, this.end).indexOf(byte, this.start + from)
-      : this.data.indexOf(byte, this.start + from)
+    const data = this.data
+    const end = this.end
+    // Short scans (a line protocol's next line) in plain JS; long ones with the native search,
+    // which must not look past `end` into our own spare capacity.
+    const near = Math.min(end, this.start + from + SHORT_SCAN)
+    for (let i = this.start + from; i < near; i++) {
+      if (data[i] === byte) return i - this.start
+    }
+    if (near === end) return -1
+    const i = this.owned ? data.subarray(0, end).indexOf(byte, near) : data.indexOf(byte, near)
     return i === -1 ? -1 : i - this.start
+  }
+
+  /**
+   * Consumes a line of `lf` bytes plus its LF and returns it with every CR dropped: a view when
+   * the only CR is the last byte (CRLF) or there is none, a copy otherwise.
+   */
+  takeLine(lf: number): Uint8Array {
+    const data = this.data
+    const from = this.start
+    let to = from + lf
+    if (lf > 0 && data[to - 1] === CR) to--
+    let clean = true
+    for (let i = from; i < to; i++) {
+      if (data[i] === CR) {
+        clean = false
+        break
+      }
+    }
+    const line = clean ? data.subarray(from, to) : withoutCR(data.subarray(from, to))
+    this.skip(lf + 1)
+    return line
   }
 
   /** Consumes and returns the first `n` bytes. */

@@ -7,7 +7,7 @@
  * @internal
  */
 import { ReceiveLimitExceeded } from "../CosocketError.js"
-import type { ByteBuffer } from "./byteBuffer.js"
+import { type ByteBuffer, withoutCR } from "./byteBuffer.js"
 import { Matcher } from "./matcher.js"
 
 export const NEED_MORE: unique symbol = Symbol.for("effect-cosocket/NeedMore")
@@ -38,14 +38,7 @@ export const stripCR = (line: Uint8Array): Uint8Array => {
   const first = line.indexOf(CR)
   if (first === -1) return line
   if (first === line.length - 1) return line.subarray(0, first)
-  const out = new Uint8Array(line.length - 1)
-  out.set(line.subarray(0, first), 0)
-  let n = first
-  for (let i = first + 1; i < line.length; i++) {
-    const b = line[i]
-    if (b !== CR) out[n++] = b
-  }
-  return out.subarray(0, n)
+  return withoutCR(line)
 }
 
 /** `receive("*l")`: one LF-terminated line, CRs dropped, LF consumed and not returned. */
@@ -71,8 +64,7 @@ export class LineNeed implements Need<Uint8Array> {
       return new ReceiveLimitExceeded({ limit: "maxLineLength", max: this.maxLineLength })
     }
     this.scanned = 0
-    const line = buffer.take(lf + 1)
-    return stripCR(line.subarray(0, lf))
+    return buffer.takeLine(lf)
   }
 
   partial(buffer: ByteBuffer): Uint8Array {
@@ -87,7 +79,9 @@ export class ExactNeed implements Need<Uint8Array> {
 
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     if (buffer.length >= this.size) return buffer.take(this.size)
-    return end === "open" ? NEED_MORE : new EndOfStream(buffer.takeAll())
+    if (end !== "open") return new EndOfStream(buffer.takeAll())
+    buffer.expect(this.size)
+    return NEED_MORE
   }
 
   partial(buffer: ByteBuffer): Uint8Array {
