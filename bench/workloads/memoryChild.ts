@@ -1,7 +1,7 @@
 /**
- * Child process of the memory workload (run with `--expose-gc`): opens one connection, measures
- * the JS heap, opens `count` more, leaves them idle (ours: in the keepalive pool), measures again,
- * and prints `RESULT {"bytesPerConnection": n}`.
+ * Child process of the memory workload (run with `--expose-gc`): after a warm-up round, opens one
+ * connection, measures the JS heap, opens `count` more, leaves them idle (ours: in the keepalive
+ * pool), measures again, and prints `RESULT {"bytesPerConnection": n}`.
  *
  * argv: variant (ours | raw | nodeSocket), host, port, count
  */
@@ -31,51 +31,54 @@ const heapUsed = async (): Promise<number> => {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
-const ours = async (): Promise<number> => {
+/** One variant's connections: `open(n)` adds n idle ones, `close()` closes all of them. */
+interface Connections {
+  readonly open: (n: number) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const ours = (): Connections => {
   const runtime = ManagedRuntime.make(NodeCosocket.layer)
   const options = { poolSize: count + 10 }
-  const open = (n: number) =>
-    runtime.runPromise(Effect.scoped(Effect.gen(function*() {
-      const sockets = yield* Effect.forEach(range(n), () => TcpSocket.connect(host, port, options), {
-        concurrency: "unbounded"
-      })
-      yield* Effect.forEach(sockets, (socket) => socket.setKeepalive(), { discard: true })
-    })))
-  await open(1)
-  const before = await heapUsed()
-  await open(count)
-  const after = await heapUsed()
-  await runtime.dispose()
-  return (after - before) / count
-}
-
-const raw = async (): Promise<number> => {
-  const sockets: Array<Net.Socket> = []
-  const open = (n: number) =>
-    Promise.all(
-      range(n).map(() =>
-        new Promise<void>((resolve, reject) => {
-          const socket = Net.connect({ host, port, noDelay: true })
-          socket.once("error", reject)
-          socket.once("connect", () => {
-            socket.off("error", reject)
-            socket.on("error", () => {})
-            socket.on("data", () => {})
-            sockets.push(socket)
-            resolve()
-          })
+  return {
+    open: (n) =>
+      runtime.runPromise(Effect.scoped(Effect.gen(function*() {
+        const sockets = yield* Effect.forEach(range(n), () => TcpSocket.connect(host, port, options), {
+          concurrency: "unbounded"
         })
-      )
-    )
-  await open(1)
-  const before = await heapUsed()
-  await open(count)
-  const after = await heapUsed()
-  for (const socket of sockets) socket.destroy()
-  return (after - before) / count
+        yield* Effect.forEach(sockets, (socket) => socket.setKeepalive(), { discard: true })
+      }))),
+    close: () => runtime.dispose()
+  }
 }
 
-const nodeSocket = async (): Promise<number> => {
+const raw = (): Connections => {
+  const sockets: Array<Net.Socket> = []
+  return {
+    open: async (n) => {
+      await Promise.all(
+        range(n).map(() =>
+          new Promise<void>((resolve, reject) => {
+            const socket = Net.connect({ host, port, noDelay: true })
+            socket.once("error", reject)
+            socket.once("connect", () => {
+              socket.off("error", reject)
+              socket.on("error", () => {})
+              socket.on("data", () => {})
+              sockets.push(socket)
+              resolve()
+            })
+          })
+        )
+      )
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+    }
+  }
+}
+
+const nodeSocket = (): Connections => {
   const scopes: Array<Scope.CloseableScope> = []
   const one = Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -91,17 +94,30 @@ const nodeSocket = async (): Promise<number> => {
       yield* Queue.take(replies)
     }).pipe(Scope.extend(scope))
   })
-  const open = (n: number) => Effect.runPromise(Effect.forEach(range(n), () => one, { concurrency: "unbounded" }))
-  await open(1)
+  return {
+    open: (n) => Effect.runPromise(Effect.forEach(range(n), () => one, { concurrency: "unbounded", discard: true })),
+    close: () => Effect.runPromise(Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true }))
+  }
+}
+
+/**
+ * A warm-up round first opens and closes `count` connections, so the code those paths compile
+ * (V8 counts it in heapUsed) is not charged to the connections measured after it.
+ */
+const run = async (make: () => Connections): Promise<number> => {
+  const warm = make()
+  await warm.open(count)
+  await warm.close()
+  const measured = make()
+  await measured.open(1)
   const before = await heapUsed()
-  await open(count)
+  await measured.open(count)
   const after = await heapUsed()
-  await Effect.runPromise(Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true }))
+  await measured.close()
   return (after - before) / count
 }
 
-const run = variant === "ours" ? ours : variant === "raw" ? raw : nodeSocket
-run().then(
+run(variant === "ours" ? ours : variant === "raw" ? raw : nodeSocket).then(
   (bytesPerConnection) => {
     process.stdout.write(`RESULT ${JSON.stringify({ bytesPerConnection })}\n`)
     process.exit(0)

@@ -21,29 +21,49 @@ import * as errors from "./errors.js"
 /** Writes above this size go out in pieces, each completion re-arming the send timeout. */
 const PIECE = 256 * 1024
 
+/** The transport a Node socket belongs to (set once, read by the shared listeners below). */
+const kTransport = Symbol("effect-cosocket/transport")
+
+type OwnedSocket = Net.Socket & { [kTransport]?: NodeStreamTransport }
+
+// One set of listener functions for every socket: Node calls them with the socket as `this`, so an
+// idle pooled connection carries no listener closures of its own.
+function onWake(this: OwnedSocket): void {
+  this[kTransport]?.wake()
+}
+
+function onEnd(this: OwnedSocket): void {
+  const transport = this[kTransport]
+  if (transport === undefined) return
+  transport.ended = true
+  transport.wake()
+}
+
+function onError(this: OwnedSocket, error: Error): void {
+  const transport = this[kTransport]
+  if (transport === undefined) return
+  transport.failed ??= errors.failure(error)
+  transport.wake()
+}
+
 /**
  * A class, not an object of closures: an idle pooled connection keeps one of these alive, and
- * prototype methods keep it small (three listener closures per socket).
+ * prototype methods and shared listeners keep it small.
  */
 class NodeStreamTransport implements StreamTransport {
   private waker: (() => void) | undefined = undefined
-  private failed: TransportFailure | undefined = undefined
-  private ended = false
+  failed: TransportFailure | undefined = undefined
+  ended = false
 
   constructor(readonly socket: Net.Socket, readonly tls: TlsState | undefined) {
-    socket.on("readable", this.wake)
-    socket.on("close", this.wake)
-    socket.on("end", () => {
-      this.ended = true
-      this.wake()
-    })
-    socket.on("error", (error) => {
-      this.failed ??= errors.failure(error)
-      this.wake()
-    })
+    ;(socket as OwnedSocket)[kTransport] = this
+    socket.on("readable", onWake)
+    socket.on("close", onWake)
+    socket.on("end", onEnd)
+    socket.on("error", onError)
   }
 
-  private readonly wake = (): void => {
+  wake(): void {
     if (this.waker !== undefined) this.waker()
   }
 
