@@ -25,18 +25,23 @@ export const REDIS_POOL = { poolSize: 100, backlog: 1000 } as const
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
-/** One pooled request the recommended way: `withConnection` checks out, runs, checks in. */
+/**
+ * One pooled request the recommended way: `withConnection` checks out, runs, checks in. The
+ * exchange is made once (`Effect.fnUntraced`): a generator function created per call costs V8 a
+ * new closure and prototype, and the run loop a new shape, every time.
+ */
 export const pooledRequest = <E>(
   host: string,
   port: number,
   request: Uint8Array,
   readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
-) =>
-  Socket.withConnection(host, port, (socket) =>
-    Effect.gen(function*() {
-      yield* socket.send(request)
-      yield* readReply(socket)
-    }), REDIS_POOL)
+) => {
+  const exchange = Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
+    yield* socket.send(request)
+    yield* readReply(socket)
+  })
+  return Socket.withConnection(host, port, exchange, REDIS_POOL)
+}
 
 export const SCOPED = "effect-cosocket, Effect.scoped + connect + setKeepalive (diagnostic)"
 
