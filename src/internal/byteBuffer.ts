@@ -57,11 +57,9 @@ export class ByteBuffer {
       return
     }
     const length = this.end - this.start
-    // A reader waiting for a known size gets storage of that size (one allocation, each byte
-    // copied once); otherwise the storage doubles.
-    const wanted = this.expected >= length + n ? this.expected : (length + n) * 2
-    this.expected = 0
-    const next = new Uint8Array(Math.max(wanted, MIN_CAPACITY))
+    // The storage doubles, or grows at once to what a waiting reader needs (a large receive(n)
+    // then allocates and copies once instead of once per doubling).
+    const next = new Uint8Array(Math.max((length + n) * 2, this.expected, MIN_CAPACITY))
     next.set(this.data.subarray(this.start, this.end), 0)
     next.set(chunk, length)
     this.data = next
@@ -70,7 +68,7 @@ export class ByteBuffer {
     this.owned = true
   }
 
-  /** A reader waits until `total` bytes are unread: the next growth makes room for exactly that. */
+  /** A reader waits until `total` bytes are unread: growth makes room for them (until it consumes). */
   expect(total: number): void {
     this.expected = total
   }
@@ -131,6 +129,7 @@ export class ByteBuffer {
 
   /** Consumes the first `n` bytes. */
   skip(n: number): void {
+    this.expected = 0
     this.start += n
     this.consumed += n
     if (this.start === this.end) this.reset()
