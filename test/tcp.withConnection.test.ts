@@ -12,6 +12,7 @@ import type * as Net from "node:net"
 import type { InvalidArgument } from "../src/CosocketError.js"
 import { ConnectionPool, TcpSocket } from "../src/index.js"
 import { memcachedPeer, run, server } from "./support/loopback.js"
+import * as MemoryTransport from "./support/memoryTransport.js"
 import * as Harness from "./support/poolHarness.js"
 
 const HOST = "10.0.0.1"
@@ -185,6 +186,52 @@ describe("TcpSocket.withConnection on the memory transport", () => {
       ))
       expect(refused).toBe("PoolBacklogFull: too many waiting connect operations")
       yield* Fiber.interrupt(held)
+      expect(h.net.openCount()).toBe(0)
+      yield* h.shutdown
+    }))
+})
+
+describe("TcpSocket.withConnection while connecting", () => {
+  it.effect("the timeout option bounds the connect (SocketTimeout \"connect\"); the slot is free again", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onConnect: () => MemoryTransport.hang })
+      const fiber = yield* Effect.fork(Effect.flip(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () => Effect.succeed("unreachable"), { timeout: "3 seconds" }),
+        h.context
+      )))
+      yield* Harness.settle
+      expect(yield* h.stats(KEY)).toMatchObject({ active: 1 })
+      yield* TestClock.adjust("2999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      expect([error._tag, error.message, "operation" in error ? error.operation : undefined]).toEqual([
+        "SocketTimeout",
+        "timeout",
+        "connect"
+      ])
+      expect(yield* h.stats(KEY)).toBeUndefined()
+      yield* h.shutdown
+    }))
+
+  it.effect("interrupting a pending connect or a backlog wait leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make({}, { onConnect: () => MemoryTransport.hang })
+      const limits = { poolSize: 1, backlog: 1 }
+      const connecting = yield* Effect.fork(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () => Effect.void, limits),
+        h.context
+      ))
+      const waiting = yield* Effect.fork(Effect.provide(
+        TcpSocket.withConnection(HOST, PORT, () => Effect.void, limits),
+        h.context
+      ))
+      yield* Harness.settle
+      expect(yield* h.stats(KEY)).toMatchObject({ active: 1, waiting: 1 })
+      yield* Fiber.interrupt(waiting)
+      expect(yield* h.stats(KEY)).toMatchObject({ active: 1, waiting: 0 })
+      yield* Fiber.interrupt(connecting)
+      expect(yield* h.stats(KEY)).toBeUndefined()
       expect(h.net.openCount()).toBe(0)
       yield* h.shutdown
     }))

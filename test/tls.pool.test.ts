@@ -68,6 +68,30 @@ describe("TLS and the pool", () => {
       expect(peer.secure.length).toBe(1)
     })))
 
+  it.live("TCP-POOL-041 with withConnection({ tls }): one handshake for three exchanges; another identity, another key", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* sniServer
+      const exchange = (serverName: string, line: string) =>
+        TcpSocket.withConnection(
+          "127.0.0.1",
+          peer.port,
+          (socket) => Effect.zip(ping(socket, line), socket.getReusedTimes),
+          { tls: { ca, serverName } }
+        )
+      expect(yield* exchange("a.test", "one")).toEqual(["one", 0])
+      expect(yield* exchange("a.test", "two")).toEqual(["two", 1])
+      expect(yield* exchange("a.test", "three")).toEqual(["three", 2])
+      yield* serverSaw(peer, 1)
+      expect(peer.accepted()).toBe(1)
+      // b.test is another TLS identity: its own pool key, a new connection and handshake
+      expect(yield* exchange("b.test", "four")).toEqual(["four", 0])
+      yield* serverSaw(peer, 2)
+      expect(peer.accepted()).toBe(2)
+      const keys = Array.from((yield* ConnectionPool.stats).keys()).filter((k) => k.includes(String(peer.port)))
+      expect(keys.length).toBe(2)
+      expect(keys.every((k) => k.startsWith(`127.0.0.1:${peer.port} tls=`))).toBe(true)
+    })))
+
   it.live("pitfalls D#3: TLS 1.3 tickets arriving after the handshake leave the pooled connection clean", () =>
     run(Effect.gen(function*() {
       const peer = yield* tlsServer({ ...serverCert, minVersion: "TLSv1.3" })
