@@ -342,22 +342,21 @@ export const withConnection: {
   portOrUse: number | ((socket: TcpSocket) => Effect.Effect<A, E, R>),
   useOrOptions?: ((socket: TcpSocket) => Effect.Effect<A, E, R>) | ConnectionOptions,
   maybeOptions?: ConnectionOptions
-): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
-  Effect.withFiberRuntime((fiber) => {
+): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> => {
+  // Validated once, here: an exchange made once and run many times parses nothing again.
+  const unix = typeof portOrUse === "function"
+  const prepared = internal.prepareConnection(
+    host,
+    unix ? undefined : portOrUse,
+    unix ? useOrOptions : maybeOptions,
+    (unix ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
+  )
+  if (!(prepared instanceof internal.PreparedConnection)) return Effect.fail(prepared)
+  return Effect.withFiberRuntime((fiber) => {
     const services = servicesOf(fiber)
-    const unix = typeof portOrUse === "function"
-    const use = (unix ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
-    return internal.withConnection(
-      services.connector,
-      services.pool,
-      services.config,
-      services.clock,
-      host,
-      unix ? undefined : portOrUse,
-      unix ? useOrOptions : maybeOptions,
-      use
-    )
+    return internal.withConnection(services.connector, services.pool, services.config, services.clock, prepared)
   })
+}
 
 /**
  * Creates a socket and connects it (`ngx.socket.connect`): only the configured connect timeout

@@ -168,6 +168,15 @@ describe("TcpSocket.withConnection on the memory transport", () => {
           h.context
         ))
       ).toBe("InvalidArgument(use): use must be a function, got string")
+      expect(
+        yield* invalidOf(Effect.provide(TcpSocket.withConnection(HOST, 70000, () => Effect.void), h.context))
+      ).toBe("InvalidArgument(port): bad port number: 70000")
+      // validated once, when the effect is made: every run fails the same way
+      const bad = Effect.provide(TcpSocket.withConnection("", PORT, () => Effect.void), h.context)
+      expect([yield* invalidOf(bad), yield* invalidOf(bad)]).toEqual([
+        `InvalidArgument(host): failed to parse host name "": no host`,
+        `InvalidArgument(host): failed to parse host name "": no host`
+      ])
       expect(h.net.attempts()).toBe(0)
       yield* h.shutdown
     }))

@@ -214,7 +214,44 @@ const optionNames: ReadonlySet<string> = new Set([
   "ip-transparent"
 ])
 
-/** A validated `connect`: where to, the pool key and limits, the bind address and TLS. */
+/** `connect`'s arguments, validated (pure: no socket needed). `key` is the key before the bind
+ * address and the TLS identity are appended. */
+export class ConnectRequest {
+  constructor(
+    readonly target: StreamTarget,
+    readonly key: string,
+    readonly limits: Pool.PoolLimits,
+    readonly tls: tls.ParsedTls | undefined
+  ) {}
+}
+
+/** Parses `connect`'s arguments (`host, port, options` or `"unix:path", options`). */
+export const parseConnect = (
+  host: unknown,
+  portOrOptions?: unknown,
+  maybeOptions?: unknown
+): ConnectRequest | InvalidArgument | TlsError => {
+  const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
+  const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
+  const rawOptions = isUnix && typeof portOrOptions === "object" ? portOrOptions : maybeOptions
+  const parsed = parseTarget(host, port)
+  if (validate.isInvalid(parsed)) return parsed
+  const options = parseConnectOptions(rawOptions)
+  if (validate.isInvalid(options)) return options
+  // TLS (issue 4): validated with the other arguments; the identity joins the pool key.
+  const option = typeof rawOptions === "object" && rawOptions !== null
+    ? (rawOptions as { readonly tls?: unknown }).tls
+    : undefined
+  let parsedTls: tls.ParsedTls | undefined
+  if (option !== undefined && option !== null && option !== false) {
+    const t = tls.parse(option, parsed.target._tag === "Inet" ? parsed.target.host : undefined)
+    if (t instanceof TlsError || validate.isInvalid(t)) return t
+    parsedTls = t
+  }
+  return new ConnectRequest(parsed.target, options.pool ?? parsed.key, options.limits, parsedTls)
+}
+
+/** A validated `connect` on a socket: where to, the pool key and limits, the bind address and TLS. */
 export class ConnectPlan {
   constructor(
     readonly target: StreamTarget,
@@ -313,17 +350,14 @@ export class TcpSocketImpl implements Api.TcpSocket {
     portOrOptions?: number | Api.ConnectOptions,
     maybeOptions?: Api.ConnectOptions
   ): ConnectPlan | Api.ConnectFailure {
-    const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
-    const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
-    const rawOptions = isUnix && typeof portOrOptions === "object" ? portOrOptions : maybeOptions
-    const parsed = parseTarget(host, port)
-    if (validate.isInvalid(parsed)) return parsed
-    const options = parseConnectOptions(rawOptions)
-    if (validate.isInvalid(options)) return options
-    // TLS (issue 4): validated with the other arguments; the identity joins the pool key below.
-    const tlsHost = parsed.target._tag === "Inet" ? parsed.target.host : undefined
-    const upgrade = this.connectTls(rawOptions, tlsHost)
-    if (upgrade instanceof TlsError || validate.isInvalid(upgrade)) return upgrade
+    const request = parseConnect(host, portOrOptions, maybeOptions)
+    return request instanceof ConnectRequest ? this.plan(request) : request
+  }
+
+  /** A parsed `connect` on this socket: busy checks, the previous connection, the full pool key. */
+  plan(request: ConnectRequest): ConnectPlan | Api.ConnectFailure {
+    const upgrade = request.tls?.upgrade
+    if (upgrade !== undefined && this.connector.upgradeTls === undefined) return noTlsSupport()
     if (this.connecting) return new SocketBusyConnecting({ operation: "connect" })
     if (this.reading) return new SocketBusyReading({ operation: "connect" })
     if (this.writing) return new SocketBusyWriting({ operation: "connect" })
@@ -333,10 +367,10 @@ export class TcpSocketImpl implements Api.TcpSocket {
     this.conn = undefined
     if (previous !== undefined) previous.destroy()
     const local = this.localAddress
-    this.tlsHost = tlsHost
-    const key = (options.pool ?? parsed.key) + (local !== undefined ? ` bind=${local}` : "") +
+    this.tlsHost = request.target._tag === "Inet" ? request.target.host : undefined
+    const key = request.key + (local !== undefined ? ` bind=${local}` : "") +
       (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
-    return new ConnectPlan(parsed.target, key, options.limits, local, upgrade)
+    return new ConnectPlan(request.target, key, request.limits, local, upgrade)
   }
 
   /**
@@ -774,21 +808,6 @@ export class TcpSocketImpl implements Api.TcpSocket {
   /** The host of the last `connect` (inet targets): the default TLS server name. */
   private tlsHost: string | undefined = undefined
 
-  /** The `tls` connect option, validated: `undefined` when absent or `false`. */
-  private connectTls(
-    rawOptions: unknown,
-    host: string | undefined
-  ): TlsUpgradeOptions | undefined | InvalidArgument | TlsError {
-    const option = typeof rawOptions === "object" && rawOptions !== null
-      ? (rawOptions as { readonly tls?: unknown }).tls
-      : undefined
-    if (option === undefined || option === null || option === false) return undefined
-    const parsed = tls.parse(option, host)
-    if (parsed instanceof TlsError || validate.isInvalid(parsed)) return parsed
-    if (this.connector.upgradeTls === undefined) return noTlsSupport()
-    return parsed.upgrade
-  }
-
   /** Connect, then upgrade, as one effect; the fresh transport is destroyed if the upgrade fails. */
   private openTls<E>(
     open: Effect.Effect<StreamTransport, E>,
@@ -1087,30 +1106,46 @@ export const withSocket = <A, E, R>(
 const notAFunction = (use: unknown): InvalidArgument =>
   validate.invalid("use", `use must be a function, got ${validate.typeName(use)}`)
 
-/** Options of {@link withConnection}, validated before anything else happens. */
-interface ExchangeOptions {
-  readonly timeout: Duration.Duration | undefined
-  readonly idleTimeout: Duration.Duration
+/**
+ * `withConnection`'s arguments, validated once when the effect is made (a constant exchange run
+ * many times parses nothing again). `idleTimeout` undefined: the configured default.
+ */
+export class PreparedConnection<A, E, R> {
+  constructor(
+    readonly request: ConnectRequest,
+    readonly timeout: Duration.Duration | undefined,
+    readonly idleTimeout: Duration.Duration | undefined,
+    readonly use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+  ) {}
 }
 
-const parseExchangeOptions = (options: unknown, config: CosocketConfig.Settings): ExchangeOptions | InvalidArgument => {
-  if (typeof options !== "object" || options === null) {
-    return { timeout: undefined, idleTimeout: config.keepaliveTimeout }
+/** Validates `withConnection`'s arguments: the target, `connect`'s options, `timeout`, `idleTimeout`. */
+export const prepareConnection = <A, E, R>(
+  host: unknown,
+  port: unknown,
+  options: unknown,
+  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+): PreparedConnection<A, E, R> | InvalidArgument | TlsError => {
+  if (typeof use !== "function") return notAFunction(use)
+  const request = port === undefined ? parseConnect(host, options) : parseConnect(host, port, options)
+  if (!(request instanceof ConnectRequest)) return request
+  const o = (typeof options === "object" && options !== null ? options : {}) as {
+    readonly timeout?: unknown
+    readonly idleTimeout?: unknown
   }
-  const o = options as { readonly timeout?: unknown; readonly idleTimeout?: unknown }
   let timeout: Duration.Duration | undefined
   if (o.timeout !== undefined) {
     const t = validate.timeout("timeout", o.timeout)
     if (validate.isInvalid(t)) return t
     timeout = t
   }
-  let idleTimeout = config.keepaliveTimeout
+  let idleTimeout: Duration.Duration | undefined
   if (o.idleTimeout !== undefined) {
     const r = validate.idleTimeout("idleTimeout", o.idleTimeout)
     if (validate.isInvalid(r)) return r
     idleTimeout = r
   }
-  return { timeout, idleTimeout }
+  return new PreparedConnection(request, timeout, idleTimeout, use)
 }
 
 /**
@@ -1123,25 +1158,19 @@ export const withConnection = <A, E, R>(
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings,
   clock: Clock.Clock,
-  host: string,
-  port: number | undefined,
-  options: unknown,
-  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+  prepared: PreparedConnection<A, E, R>
 ): Effect.Effect<A, E | Api.ConnectFailure, R> => {
-  if (typeof use !== "function") return Effect.fail(notAFunction(use))
-  const exchange = parseExchangeOptions(options, config)
-  if (validate.isInvalid(exchange)) return Effect.fail(exchange)
   const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
-  if (exchange.timeout !== undefined) {
-    socket.timeouts.connect = exchange.timeout
-    socket.timeouts.send = exchange.timeout
-    socket.timeouts.read = exchange.timeout
+  const timeout = prepared.timeout
+  if (timeout !== undefined) {
+    socket.timeouts.connect = timeout
+    socket.timeouts.send = timeout
+    socket.timeouts.read = timeout
   }
-  const plan = port === undefined
-    ? socket.planConnect(host, options as Api.ConnectOptions | undefined)
-    : socket.planConnect(host, port, options as Api.ConnectOptions | undefined)
+  const plan = socket.plan(prepared.request)
   if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
-  const idleTimeout = exchange.idleTimeout
+  const idleTimeout = prepared.idleTimeout ?? config.keepaliveTimeout
+  const use = prepared.use
   // One uninterruptible region for the whole exchange: the connect's grant and the check-in or
   // close at the end; `use` and the waits inside connect are interruptible.
   return Effect.uninterruptibleMask((restore) =>
