@@ -167,8 +167,14 @@ const unexpected = (command: string, value: Resp.RespValue) =>
 export const connect = (
   options: ConnectOptions
 ): Effect.Effect<Redis, ConnectFailure, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
+  Effect.flatMap(TcpSocket.make, (socket) => open(socket, options))
+
+/** Connects `socket` and sets the connection up (AUTH and SELECT on a fresh one). */
+const open = (
+  socket: TcpSocket.TcpSocket,
+  options: ConnectOptions
+): Effect.Effect<Redis, ConnectFailure> =>
   Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
     if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
     if (options.readTimeout !== undefined) {
       const all = options.timeout === undefined ? 0 : options.timeout
@@ -265,13 +271,16 @@ export const connect = (
 
 /**
  * Runs `use` with a connection: on success the connection goes back to the pool, on failure or
- * interruption it is closed.
+ * interruption it is closed. Needs no `Scope` (`TcpSocket.withSocket`): the cheap form for one
+ * request at a time.
  */
 export const use = <A, E, R>(
   options: ConnectOptions,
   f: (redis: Redis) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
-  Effect.scoped(Effect.flatMap(connect(options), (redis) => Effect.tap(f(redis), () => redis.release)))
+  TcpSocket.withSocket((socket) =>
+    Effect.flatMap(open(socket, options), (redis) => Effect.tap(f(redis), () => redis.release))
+  )
 
 /** The reply as text: simple strings and bulk strings (UTF-8); other replies give `""`. */
 export const text = asText
