@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as FastCheck from "effect/FastCheck"
+import { concat as concatParts } from "../internal/sendable.js"
 
 /**
  * Options of {@link arbitraryBytes}.
@@ -77,17 +78,8 @@ const toBytes = (input: string | Uint8Array): Uint8Array => {
  */
 export const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
   const list = Array.from(chunks)
-  let length = 0
-  for (const chunk of list) {
-    length += chunk.length
-  }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of list) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
+  // Always a fresh array, also for a single chunk (the shared helper returns that chunk itself).
+  return list.length === 1 ? list[0].slice() : concatParts(list)
 }
 
 /**
@@ -132,6 +124,7 @@ export const split = (bytes: Uint8Array, cutPoints: Iterable<number>): Array<Uin
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
+import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const input = new TextEncoder().encode("GET / HTTP/1.1\r\n")
@@ -176,6 +169,7 @@ export const arbitraryChunking = (
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
+import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const samples = FastCheck.sample(Chunking.arbitraryBytes({ alphabet: "-ab", maxLength: 8 }), 3)
@@ -202,6 +196,7 @@ export const arbitraryBytes = (options?: BytesOptions): FastCheck.Arbitrary<Uint
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
+import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * FastCheck.assert(

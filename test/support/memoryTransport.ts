@@ -26,6 +26,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ConnectError } from "../../src/CosocketError.js"
+import { concat } from "../../src/internal/sendable.js"
 import {
   type StreamConnector,
   type StreamTarget,
@@ -38,19 +39,6 @@ import {
 const encoder = new TextEncoder()
 const toBytes = (data: string | Uint8Array): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin1")
-
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (chunks.length === 1) return chunks[0]
-  let length = 0
-  for (const c of chunks) length += c.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.length
-  }
-  return out
-}
 
 /** What happens to one connect attempt. */
 export type ConnectOutcome =
