@@ -271,7 +271,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
   /** The owning scope ended: the object is finished. */
   private finished = false
   private localAddress: string | undefined = undefined
-  readonly timeouts: Timeouts = { connect: undefined, send: undefined, read: undefined }
+  private readonly timeouts: Timeouts = { connect: undefined, send: undefined, read: undefined }
   private options = { "tcp-nodelay": 1, keepalive: 0 }
 
   constructor(
@@ -455,9 +455,10 @@ export class TcpSocketImpl implements Api.TcpSocket {
 
   receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
     if (pattern === undefined || pattern === "*l") return this.receiveLine
-    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> => {
-      const p = parsePattern(pattern)
-      if (validate.isInvalid(p)) return Effect.fail(p)
+    // Parsed once, when the effect is made: a read effect reused in a loop parses nothing again.
+    const p = parsePattern(pattern)
+    if (validate.isInvalid(p)) return Effect.fail(p)
+    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError> => {
       if (p === "*l") return this.read("receive", new needs.LineNeed(this.config.maxLineLength))
       if (p === "*a") return this.read("receive", new needs.AllNeed(this.config.maxReceiveSize))
       if (p === 0) return this.readCheck("receive") ?? Effect.succeed(EMPTY)
@@ -686,11 +687,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       const t = validate.timeout("timeout", timeout)
       if (validate.isInvalid(t)) return Effect.fail(t)
-      this.timeouts.connect = t
-      this.timeouts.send = t
-      this.timeouts.read = t
+      this.setAllTimeouts(t)
       return Effect.void
     })
+  }
+
+  /** Connect, send and read timeouts at once (`undefined`: the configured defaults). */
+  setAllTimeouts(timeout: Duration.Duration | undefined): void {
+    this.timeouts.connect = timeout
+    this.timeouts.send = timeout
+    this.timeouts.read = timeout
   }
 
   setTimeouts(
@@ -1161,12 +1167,7 @@ export const withConnection = <A, E, R>(
   prepared: PreparedConnection<A, E, R>
 ): Effect.Effect<A, E | Api.ConnectFailure, R> => {
   const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
-  const timeout = prepared.timeout
-  if (timeout !== undefined) {
-    socket.timeouts.connect = timeout
-    socket.timeouts.send = timeout
-    socket.timeouts.read = timeout
-  }
+  socket.setAllTimeouts(prepared.timeout)
   const plan = socket.plan(prepared.request)
   if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
   const idleTimeout = prepared.idleTimeout ?? config.keepaliveTimeout
