@@ -5,7 +5,7 @@
  *
  * Catalog ids covered here on the pure state machine (the loopback suites cover them on real
  * sockets): TCP-UNTIL-001..003, 005..007, 009..011, 013, 014, 015, 017, 018, 019 (ours), 021..023,
- * 025 (ours), 026 (ours), 027, 031 (ours), pitfall 7 (TCP-UNTIL-032), TCP-RECV-001..003, 005,
+ * 025 (ours), 026 (ours), 027, 031 (ours), pitfalls Part D #7, TCP-RECV-001..003, 005,
  * 006, 009, 011, 019, 021, TCP-ANY-001, 003, 005, 007. Not here: TCP-UNTIL-029 / 030 (argument
  * validation of the socket methods, not of the pure state machine).
  */
@@ -420,7 +420,7 @@ describe("UntilState, unsized reads", () => {
     catalog("xxx--abc", (d) => [d.untilAll(until("--abc", true), 3)], ["xxx--abc"])
   })
 
-  it("pitfall 7 (TCP-UNTIL-032): at EOF mid-match the held-back bytes are part of the partial", () => {
+  it("pitfalls Part D #7: at EOF mid-match the held-back bytes are part of the partial", () => {
     catalog("xy--", (d) => [d.untilAll(until("--abc"))], [{ closed: "xy--" }])
     catalog("xy--ab", (d) => [d.untilChunk(until("--abc"), 1), d.untilChunk(until("--abc"), 100)], [
       "x",

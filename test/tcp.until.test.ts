@@ -258,7 +258,7 @@ describe("TcpSocket.receiveUntil", () => {
       expect(inclusive.message).toBe(`bad "inclusive" option value type: string`)
     })))
 
-  it.live("TCP-UNTIL-032 (pitfall 7, ours) EOF mid-match: the held-back bytes are in the partial", () =>
+  it.live("pitfalls Part D #7 (ours): EOF mid-match: the held-back bytes are in the partial", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s) => s.end("xy--"))
       const socket = yield* TcpSocket.make
