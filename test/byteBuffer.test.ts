@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { ByteBuffer } from "../src/internal/byteBuffer.js"
+import { Matcher } from "../src/internal/matcher.js"
 import { text } from "./support/reference.js"
 
 type Op =
@@ -9,6 +10,7 @@ type Op =
   | { readonly op: "take" | "skip" | "indexOf" | "at"; readonly a: number; readonly b: number }
   | { readonly op: "view"; readonly a: number; readonly b: number }
   | { readonly op: "takeAll" | "clear" | "viewAll" }
+  | { readonly op: "feed"; readonly pattern: Uint8Array; readonly from: number }
 
 const smallByte = FastCheck.integer({ min: 0, max: 3 })
 const arbitraryOp: FastCheck.Arbitrary<Op> = FastCheck.oneof(
@@ -20,13 +22,22 @@ const arbitraryOp: FastCheck.Arbitrary<Op> = FastCheck.oneof(
     weight: 6
   },
   {
-    // Big enough to outgrow the 16 KiB minimum capacity: exercises growth and in-place appends.
+    // Around the 1 KiB packing threshold (small chunks are packed, larger ones queued as they
+    // are) and past the 16 KiB packing storage: exercises packing, its overflow and the queue.
     arbitrary: FastCheck.record({
       op: FastCheck.constant("appendBig" as const),
-      size: FastCheck.integer({ min: 1000, max: 20_000 }),
+      size: FastCheck.oneof(FastCheck.integer({ min: 200, max: 1500 }), FastCheck.integer({ min: 1500, max: 20_000 })),
       byte: smallByte
     }),
-    weight: 1
+    weight: 2
+  },
+  {
+    arbitrary: FastCheck.record({
+      op: FastCheck.constant("feed" as const),
+      pattern: FastCheck.uint8Array({ min: 0, max: 3, minLength: 1, maxLength: 3 }),
+      from: FastCheck.nat()
+    }),
+    weight: 2
   },
   {
     arbitrary: FastCheck.record({
@@ -65,8 +76,16 @@ describe("ByteBuffer", () => {
             break
           }
           case "appendBig": {
-            buffer.append(new Uint8Array(op.size).fill(op.byte))
-            model = model.concat(new Array<number>(op.size).fill(op.byte))
+            const chunk = Uint8Array.from({ length: op.size }, (_, i) => (i * 7 + op.byte) % 4)
+            buffer.append(chunk)
+            model = model.concat(Array.from(chunk))
+            break
+          }
+          case "feed": {
+            // Fed chunk by chunk, the streaming search finds what it finds in one contiguous array.
+            const matcher = new Matcher(op.pattern)
+            const from = op.from % (model.length + 1)
+            expect(buffer.feed(matcher, from, 0)).toBe(matcher.feed(Uint8Array.from(model), from, model.length, 0))
             break
           }
           case "take": {
@@ -139,18 +158,86 @@ describe("ByteBuffer", () => {
     expect(Array.from(buffer.takeAll())).toEqual([3, 4, 9, 9])
   })
 
-  it("views taken before in-place appends and before growth keep their bytes", () => {
+  it("a read within one chunk is a view of it; a read across chunks copies exactly its bytes", () => {
+    const buffer = new ByteBuffer()
+    const first = new Uint8Array(3000).fill(1)
+    const second = new Uint8Array(3000).fill(2)
+    buffer.append(first)
+    buffer.append(second)
+    const inside = buffer.take(2000)
+    expect(inside.buffer).toBe(first.buffer)
+    const across = buffer.take(2000)
+    expect(across.buffer).not.toBe(first.buffer)
+    expect(across.buffer.byteLength).toBe(2000)
+    expect(across.filter((b) => b === 1).length).toBe(1000)
+    const rest = buffer.takeAll()
+    expect(rest.buffer).toBe(second.buffer)
+    expect(rest.length).toBe(2000)
+    expect(Array.from(first.subarray(0, 3))).toEqual([1, 1, 1])
+  })
+
+  it("small chunks behind unread bytes are packed; views taken before later packing keep their bytes", () => {
     const buffer = new ByteBuffer()
     buffer.append(Uint8Array.from([1]))
-    buffer.append(Uint8Array.from([2])) // copies into owned storage with spare room
+    buffer.append(Uint8Array.from([2])) // packed
     const unread = buffer.view()
     const taken = buffer.take(1)
-    buffer.append(Uint8Array.from([3])) // written in place, past `end`
-    buffer.append(new Uint8Array(40_000).fill(7)) // grows into fresh storage
+    buffer.append(Uint8Array.from([3])) // packed behind 2, past what was filled
+    const two = buffer.take(1)
+    buffer.append(Uint8Array.from([4])) // packed again
+    buffer.append(new Uint8Array(40_000).fill(7)) // queued as it is
     expect(Array.from(unread)).toEqual([1, 2])
     expect(Array.from(taken)).toEqual([1])
+    expect(Array.from(two)).toEqual([2])
     expect(buffer.length).toBe(40_002)
-    expect(Array.from(buffer.take(3))).toEqual([2, 3, 7])
+    const packed = buffer.take(2)
+    expect(Array.from(packed)).toEqual([3, 4])
+    expect(packed.buffer.byteLength).toBe(16 * 1024) // one storage for both small chunks
+    expect(Array.from(buffer.take(3))).toEqual([7, 7, 7])
+  })
+
+  it("a long run of small chunks costs one packing storage per 16 KiB, not an object per chunk", () => {
+    const buffer = new ByteBuffer()
+    buffer.append(Uint8Array.from([0]))
+    for (let i = 1; i < 20_000; i++) buffer.append(Uint8Array.from([i & 0xff]))
+    expect(buffer.length).toBe(20_000)
+    const all = buffer.takeAll()
+    expect(all.length).toBe(20_000)
+    expect(all.every((b, i) => b === (i & 0xff))).toBe(true)
+    const storages = new Set<ArrayBufferLike>()
+    const again = new ByteBuffer()
+    again.append(Uint8Array.from([0]))
+    for (let i = 1; i < 20_000; i++) again.append(Uint8Array.from([1]))
+    for (let i = 0; i < 20_000; i += 1000) {
+      const piece = again.view(0, 1)
+      storages.add(piece.buffer)
+      again.skip(1000)
+    }
+    expect(storages.size).toBe(3) // the first chunk, then two packing storages
+  })
+
+  it("a queue that never empties keeps its order while consumed chunks are dropped from its front", () => {
+    const buffer = new ByteBuffer()
+    let model: Array<number> = []
+    let nextByte = 0
+    const chunk = () => Uint8Array.from({ length: 1500 }, () => nextByte++ & 0xff)
+    for (let i = 0; i < 150; i++) {
+      const c = chunk()
+      buffer.append(c)
+      model = model.concat(Array.from(c))
+    }
+    for (let i = 0; i < 400; i++) {
+      const n = 700 + (i % 5) * 300
+      expect(Array.from(buffer.take(n))).toEqual(model.slice(0, n))
+      model = model.slice(n)
+      if (i % 2 === 0) {
+        const c = chunk()
+        buffer.append(c)
+        model = model.concat(Array.from(c))
+      }
+      expect(buffer.length).toBe(model.length)
+    }
+    expect(Array.from(buffer.takeAll())).toEqual(model)
   })
 
   it.prop(

@@ -2,16 +2,22 @@
  * The socket's own read buffer: bytes pulled from the platform wait here until a read consumes
  * them, so a timeout or an interruption never loses data.
  *
- * Taken bytes are views into the storage (no copy). That is safe because the storage is never
- * written where a view may point: appends go past `end`, and when space runs out the unread
- * bytes move to fresh storage instead of being compacted in place.
+ * It is a queue of the chunks as they arrived. A read that lies within one chunk returns a view
+ * of it (no copy); only a read that spans chunks copies, and then exactly the bytes it returns.
+ * Small chunks that arrive while others are unread (a peer trickling bytes) are packed into shared
+ * storage, so each costs its bytes rather than an object. Nothing is ever written where a view
+ * handed out may point: chunks are never modified, and packing only writes past what it filled.
  *
  * @internal
  */
 const EMPTY = new Uint8Array(0)
-const MIN_CAPACITY = 16 * 1024
 /** Bytes `indexOf` scans in plain JS before it calls the native search. */
 const SHORT_SCAN = 128
+/** Chunks below this size are packed when they would otherwise queue behind unread bytes. */
+const SMALL_CHUNK = 1024
+const PACK_CAPACITY = 16 * 1024
+/** Consumed slots at the front of the queue before it is compacted. */
+const COMPACT_AFTER = 64
 const CR = 13
 
 /** A copy of `bytes` without its CRs. */
@@ -25,86 +31,158 @@ export const withoutCR = (bytes: Uint8Array): Uint8Array => {
   return out.subarray(0, n)
 }
 
+/**
+ * A search that can be fed the buffer chunk by chunk (the `receiveUntil` matcher): `state` carries
+ * over from one piece to the next. Returns the index just past a match, or `-(state + 1)`.
+ */
+export interface StreamingSearch {
+  feed(bytes: Uint8Array, from: number, to: number, state: number): number
+}
+
 export class ByteBuffer {
-  private data: Uint8Array = EMPTY
+  /** The oldest unread chunk, unread from `start` on. */
+  private head: Uint8Array = EMPTY
   private start = 0
-  private end = 0
-  /** Whether `data` is our own allocation, writable past `end`. */
-  private owned = false
+  /** The chunks after `head`, oldest first, from index `next` on. */
+  private queue: Array<Uint8Array> | undefined = undefined
+  private next = 0
+  private unread = 0
+  /** Storage small chunks are packed into; while `packIsLast`, the last chunk is `[packFrom, packTo)` of it. */
+  private pack: Uint8Array | undefined = undefined
+  private packFrom = 0
+  private packTo = 0
+  private packIsLast = false
   /** Total bytes ever consumed: readers compare it to notice that someone else read meanwhile. */
   consumed = 0
-  /** Unread bytes a waiting reader needs in total (0: unknown); sizes the next storage. */
-  private expected = 0
 
   get length(): number {
-    return this.end - this.start
+    return this.unread
   }
 
   append(chunk: Uint8Array): void {
     const n = chunk.length
     if (n === 0) return
-    if (this.start === this.end) {
+    if (this.unread === 0) {
       // Empty: adopt the chunk itself (zero copy).
-      this.data = chunk
+      this.head = chunk
       this.start = 0
-      this.end = n
-      this.owned = false
+      this.unread = n
       return
     }
-    if (this.owned && this.data.length - this.end >= n) {
-      this.data.set(chunk, this.end)
-      this.end += n
-      return
-    }
-    const length = this.end - this.start
-    // The storage doubles, or grows at once to what a waiting reader needs (a large receive(n)
-    // then allocates and copies once instead of once per doubling).
-    const next = new Uint8Array(Math.max((length + n) * 2, this.expected, MIN_CAPACITY))
-    next.set(this.data.subarray(this.start, this.end), 0)
-    next.set(chunk, length)
-    this.data = next
-    this.start = 0
-    this.end = length + n
-    this.owned = true
+    this.unread += n
+    if (n < SMALL_CHUNK) this.packChunk(chunk)
+    else this.enqueue(chunk, false)
   }
 
-  /** A reader waits until `total` bytes are unread: growth makes room for them (until it consumes). */
-  expect(total: number): void {
-    this.expected = total
+  private packChunk(chunk: Uint8Array): void {
+    const n = chunk.length
+    let pack = this.pack
+    if (pack !== undefined && this.packIsLast && pack.length - this.packTo >= n) {
+      pack.set(chunk, this.packTo)
+      this.packTo += n
+      const grown = pack.subarray(this.packFrom, this.packTo)
+      const queue = this.queue
+      if (queue !== undefined && this.next < queue.length) queue[queue.length - 1] = grown
+      else this.head = grown // `start` still counts from the same first byte
+      return
+    }
+    if (pack === undefined || pack.length - this.packTo < n) {
+      pack = this.pack = new Uint8Array(PACK_CAPACITY)
+      this.packTo = 0
+    }
+    pack.set(chunk, this.packTo)
+    this.packFrom = this.packTo
+    this.packTo += n
+    this.enqueue(pack.subarray(this.packFrom, this.packTo), true)
+  }
+
+  private enqueue(chunk: Uint8Array, packed: boolean): void {
+    if (this.queue === undefined) this.queue = [chunk]
+    else this.queue.push(chunk)
+    this.packIsLast = packed
   }
 
   /** The byte at `index` (relative to the first unread byte). */
   at(index: number): number {
-    return this.data[this.start + index]
+    let chunk = this.head
+    let i = this.start + index
+    let q = this.next
+    while (i >= chunk.length) {
+      i -= chunk.length
+      chunk = this.queue![q++]
+    }
+    return chunk[i]
   }
 
-  /** All unread bytes as a view (not consumed). */
-  view(from = 0, to = this.length): Uint8Array {
-    return this.data.subarray(this.start + from, this.start + to)
+  /** Unread bytes `[from, to)` without consuming them: a view when they lie in one chunk, else a copy. */
+  view(from = 0, to = this.unread): Uint8Array {
+    const s = this.start
+    if (s + to <= this.head.length) return this.head.subarray(s + from, s + to)
+    return this.copy(from, to)
   }
 
   /** Index of `byte` at or after `from` (relative), or -1. */
   indexOf(byte: number, from = 0): number {
-    const data = this.data
-    const end = this.end
-    // Short scans (a line protocol's next line) in plain JS; long ones with the native search,
-    // which must not look past `end` into our own spare capacity.
-    const near = Math.min(end, this.start + from + SHORT_SCAN)
-    for (let i = this.start + from; i < near; i++) {
-      if (data[i] === byte) return i - this.start
+    if (from >= this.unread) return -1
+    let chunk = this.head
+    let s = this.start
+    let base = 0
+    let q = this.next
+    for (;;) {
+      const end = chunk.length
+      if (from < base + end - s) {
+        const p = from > base ? s + from - base : s
+        // Short scans (a line protocol's next line) in plain JS; long ones with the native search.
+        const near = Math.min(end, p + SHORT_SCAN)
+        for (let i = p; i < near; i++) {
+          if (chunk[i] === byte) return base + i - s
+        }
+        if (near < end) {
+          const i = chunk.indexOf(byte, near)
+          if (i !== -1) return base + i - s
+        }
+      }
+      base += end - s
+      if (base >= this.unread) return -1
+      chunk = this.queue![q++]
+      s = 0
     }
-    if (near === end) return -1
-    const i = this.owned ? data.subarray(0, end).indexOf(byte, near) : data.indexOf(byte, near)
-    return i === -1 ? -1 : i - this.start
+  }
+
+  /** Feeds the unread bytes from `from` on to `search`, chunk by chunk; its result, relative to the first unread byte. */
+  feed(search: StreamingSearch, from: number, state: number): number {
+    let chunk = this.head
+    let s = this.start
+    let base = 0
+    let q = this.next
+    let k = state
+    while (base < this.unread) {
+      const end = chunk.length
+      if (from < base + end - s) {
+        const r = search.feed(chunk, from > base ? s + from - base : s, end, k)
+        if (r >= 0) return base + r - s
+        k = -r - 1
+      }
+      base += end - s
+      if (base >= this.unread) break
+      chunk = this.queue![q++]
+      s = 0
+    }
+    return -(k + 1)
   }
 
   /**
    * Consumes a line of `lf` bytes plus its LF and returns it with every CR dropped: a view when
-   * the only CR is the last byte (CRLF) or there is none, a copy otherwise.
+   * the line lies in one chunk and its only CR is the last byte (CRLF) or there is none, else a copy.
    */
   takeLine(lf: number): Uint8Array {
-    const data = this.data
+    const data = this.head
     const from = this.start
+    if (from + lf >= data.length) {
+      const bytes = this.take(lf + 1)
+      const line = lf > 0 && bytes[lf - 1] === CR ? bytes.subarray(0, lf - 1) : bytes.subarray(0, lf)
+      return line.indexOf(CR) === -1 ? line : withoutCR(line)
+    }
     let to = from + lf
     if (lf > 0 && data[to - 1] === CR) to--
     let clean = true
@@ -122,34 +200,80 @@ export class ByteBuffer {
   /** Consumes and returns the first `n` bytes. */
   take(n: number): Uint8Array {
     if (n === 0) return EMPTY
-    const out = this.data.subarray(this.start, this.start + n)
+    const head = this.head
+    const s = this.start
+    const out = s + n <= head.length ? (n === head.length ? head : head.subarray(s, s + n)) : this.copy(0, n)
     this.skip(n)
     return out
   }
 
   /** Consumes the first `n` bytes. */
   skip(n: number): void {
-    this.expected = 0
-    this.start += n
     this.consumed += n
-    if (this.start === this.end) this.reset()
+    this.unread -= n
+    if (this.unread === 0) return this.reset()
+    let s = this.start + n
+    let head = this.head
+    if (s >= head.length) {
+      const queue = this.queue!
+      let q = this.next
+      while (s >= head.length) {
+        s -= head.length
+        head = queue[q]
+        queue[q++] = EMPTY // the queue must not keep consumed chunks alive
+      }
+      this.head = head
+      if (q === queue.length) {
+        queue.length = 0
+        q = 0
+      } else if (q >= COMPACT_AFTER && q * 2 >= queue.length) {
+        queue.splice(0, q)
+        q = 0
+      }
+      this.next = q
+    }
+    this.start = s
   }
 
   takeAll(): Uint8Array {
-    return this.take(this.length)
+    return this.take(this.unread)
   }
 
   /** Drops everything without counting it as consumed data (the read half closed). */
   clear(): void {
-    this.consumed += this.length
+    this.consumed += this.unread
     this.reset()
   }
 
+  /** A fresh array with unread bytes `[from, to)` (they span chunks). */
+  private copy(from: number, to: number): Uint8Array {
+    const out = new Uint8Array(to - from)
+    let chunk = this.head
+    let s = this.start
+    let base = 0
+    let q = this.next
+    for (;;) {
+      const size = chunk.length - s
+      if (from < base + size) {
+        const a = from > base ? from - base : 0
+        const b = to < base + size ? to - base : size
+        out.set(chunk.subarray(s + a, s + b), base + a - from)
+      }
+      base += size
+      if (base >= to) return out
+      chunk = this.queue![q++]
+      s = 0
+    }
+  }
+
   private reset(): void {
-    // Views handed out may point into the storage: never reuse it.
-    this.data = EMPTY
+    // Views handed out may point into the chunks: they are dropped, never reused.
+    this.head = EMPTY
     this.start = 0
-    this.end = 0
-    this.owned = false
+    this.unread = 0
+    this.queue = undefined
+    this.next = 0
+    this.pack = undefined
+    this.packIsLast = false
   }
 }

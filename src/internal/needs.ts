@@ -79,9 +79,7 @@ export class ExactNeed implements Need<Uint8Array> {
 
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     if (buffer.length >= this.size) return buffer.take(this.size)
-    if (end !== "open") return new EndOfStream(buffer.takeAll())
-    buffer.expect(this.size)
-    return NEED_MORE
+    return end === "open" ? NEED_MORE : new EndOfStream(buffer.takeAll())
   }
 
   partial(buffer: ByteBuffer): Uint8Array {
@@ -158,7 +156,7 @@ export class UntilState {
     if (this.matchAt >= 0) return this.matchAt
     const length = buffer.length
     if (this.scanned < length) {
-      const r = this.matcher.feed(buffer.view(), this.scanned, length, this.state)
+      const r = buffer.feed(this.matcher, this.scanned, this.state)
       if (r >= 0) {
         this.matchAt = r - this.matcher.length
         this.scanned = r
