@@ -147,4 +147,21 @@ describe("Matcher (streaming KMP)", () => {
     },
     { fastCheck: { numRuns: 200 } }
   )
+
+  it.prop(
+    "without a native substring search (a runtime with no Buffer), split feeds give the same answers",
+    {
+      pattern: arbitraryPattern,
+      text: arbitraryText,
+      k: FastCheck.nat(),
+      cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 })
+    },
+    ({ cuts, k: rawK, pattern: p, text: t }) => {
+      const pattern = bytes(p)
+      const k = rawK % pattern.length
+      const text = bytes(t)
+      expect(feedInRanges(new Matcher(pattern, null), text, cuts, k)).toBe(reference(pattern, k, text))
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
 })

@@ -10,6 +10,8 @@
  *
  * @internal
  */
+import { indexOfByte } from "./search.js"
+
 const EMPTY = new Uint8Array(0)
 /** Bytes `indexOf` scans in plain JS before it calls the native search. */
 const SHORT_SCAN = 128
@@ -138,7 +140,7 @@ export class ByteBuffer {
           if (chunk[i] === byte) return base + i - s
         }
         if (near < end) {
-          const i = chunk.indexOf(byte, near)
+          const i = indexOfByte(chunk, byte, near)
           if (i !== -1) return base + i - s
         }
       }
