@@ -14,32 +14,42 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 
-/** Cancels a scheduled timer; calling it after the timer fired does nothing. */
-export type Cancel = () => void
+/** What a timer calls when it fires. */
+export interface TimerTarget {
+  onTimer(): void
+}
 
-/** Runs `task` once after `duration` (finite) unless cancelled first. */
-export type Schedule = (duration: Duration.Duration, task: () => void) => Cancel
+/**
+ * Timers on one clock: `start` calls `target.onTimer()` once after `duration` (finite; `millis` is
+ * the same in milliseconds) unless `cancel` gets its handle first. A handle, not a cancel
+ * closure, and the target as the timer's argument: a timer per wait allocates no closure.
+ */
+export interface Schedule {
+  readonly start: (duration: Duration.Duration, millis: number, target: TimerTarget) => unknown
+  readonly cancel: (handle: unknown) => void
+}
 
 /** Host timers accept at most 2^31-1 ms; longer ones never fire (as Effect's live clock does). */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-const noop: Cancel = () => {}
-
 const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
-const hostSchedule: Schedule = (duration, task) => {
-  const millis = Duration.toMillis(duration)
-  if (millis > MAX_TIMER_MILLIS) return noop
-  const handle = setTimeout(task, millis)
-  return () => clearTimeout(handle)
-}
+const fire = (target: TimerTarget): void => target.onTimer()
 
-const fiberSchedule = (clock: Clock.Clock): Schedule => (duration, task) => {
-  const fiber = Effect.runFork(Effect.andThen(clock.sleep(duration), Effect.sync(task)))
-  return () => {
-    Effect.runFork(Fiber.interrupt(fiber))
+const hostSchedule: Schedule = {
+  start: (_duration, millis, target) => millis > MAX_TIMER_MILLIS ? undefined : setTimeout(fire, millis, target),
+  cancel: (handle) => {
+    if (handle !== undefined) clearTimeout(handle as ReturnType<typeof setTimeout>)
   }
 }
+
+const fiberSchedule = (clock: Clock.Clock): Schedule => ({
+  start: (duration, _millis, target) =>
+    Effect.runFork(Effect.andThen(clock.sleep(duration), Effect.sync(() => target.onTimer()))),
+  cancel: (handle) => {
+    Effect.runFork(Fiber.interrupt(handle as Fiber.RuntimeFiber<void>))
+  }
+})
 
 /** The scheduler for a clock (read once per socket, when it is made). */
 export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? hostSchedule : fiberSchedule(clock)
@@ -51,12 +61,17 @@ export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? 
  * and what an interruption leaves behind in `onInterrupt`. One object per wait, methods on the
  * prototype: a wait sits on the hot path of every request, so it allocates as little as it can.
  */
-export abstract class InactivityWait<A, E> {
+export abstract class InactivityWait<A, E> implements TimerTarget {
   private settled = false
-  private cancel: Cancel | undefined = undefined
+  /** The running timer's handle, if any. */
+  private timer: unknown = undefined
+  /** The timeout in milliseconds; -1: none. */
+  private readonly millis: number
   private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
 
-  constructor(readonly schedule: Schedule, readonly timeout: Duration.Duration) {}
+  constructor(readonly schedule: Schedule, readonly timeout: Duration.Duration) {
+    this.millis = Duration.isFinite(timeout) ? Duration.toMillis(timeout) : -1
+  }
 
   protected abstract start(): void
   protected abstract stop(): void
@@ -93,17 +108,21 @@ export abstract class InactivityWait<A, E> {
 
   /** Progress was made: re-arms the inactivity timer. */
   progress(): void {
-    if (this.cancel !== undefined) this.cancel()
-    this.cancel = Duration.isFinite(this.timeout) ? this.schedule(this.timeout, this.fire) : undefined
+    if (this.timer !== undefined) this.schedule.cancel(this.timer)
+    this.timer = this.millis >= 0 ? this.schedule.start(this.timeout, this.millis, this) : undefined
   }
 
-  private readonly fire = (): void => {
+  /** @internal the timer fired */
+  onTimer(): void {
     if (!this.settled) this.onTimeout()
   }
 
   private halt(): void {
     this.settled = true
-    if (this.cancel !== undefined) this.cancel()
+    if (this.timer !== undefined) {
+      this.schedule.cancel(this.timer)
+      this.timer = undefined
+    }
     this.stop()
   }
 }
