@@ -258,6 +258,24 @@ describe("TcpSocket.receive", () => {
       expect(ok).toBe(20_000)
     })))
 
+  it.live("a socket nobody reads stops taking bytes (TCP backpressure); a later read gets every byte in order", () =>
+    run(Effect.gen(function*() {
+      const total = 48 * 1024 * 1024
+      const payload = Buffer.alloc(total)
+      for (let i = 0; i < total; i += 4) payload.writeUInt32BE(i, i)
+      let writer: Net.Socket | undefined
+      const socket = yield* connected(yield* server((s) => {
+        writer = s
+        s.write(payload)
+      }))
+      yield* Effect.sleep("300 millis")
+      // Neither the client nor the kernel buffers took everything: the peer's write is still queued.
+      expect(writer!.writableLength).toBeGreaterThan(0)
+      const got = yield* socket.receive(total)
+      expect(got.length).toBe(total)
+      expect(Buffer.from(got.buffer, got.byteOffset, got.length).equals(payload)).toBe(true)
+    })))
+
   it.live("receive(0) returns empty at once without reading (even when nothing ever arrives)", () =>
     run(Effect.gen(function*() {
       const socket = yield* connected(yield* server(() => {}))
