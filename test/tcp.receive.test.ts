@@ -264,10 +264,12 @@ describe("TcpSocket.receive", () => {
       const payload = Buffer.alloc(total)
       for (let i = 0; i < total; i += 4) payload.writeUInt32BE(i, i)
       let writer: Net.Socket | undefined
-      const socket = yield* connected(yield* server((s) => {
-        writer = s
-        s.write(payload)
-      }))
+      const socket = yield* connected(
+        yield* server((s) => {
+          writer = s
+          s.write(payload)
+        })
+      )
       yield* Effect.sleep("300 millis")
       // Neither the client nor the kernel buffers took everything: the peer's write is still queued.
       expect(writer!.writableLength).toBeGreaterThan(0)
