@@ -261,15 +261,32 @@ export const make: Effect.Effect<
   return internal.make(services.connector, services.pool, services.config, services.clock, scope)
 })
 
+interface Services {
+  readonly defaultServices: Context.Context<never>
+  readonly connector: Transport.StreamConnector
+  readonly pool: ConnectionPool.ConnectionPool
+  readonly config: Context.Tag.Service<typeof CosocketConfig>
+  readonly clock: Clock.Clock
+}
+
+/** The services of a fiber context, looked up once per context (requests mostly share one). */
+const servicesByContext = new WeakMap<Context.Context<never>, Services>()
+
 /** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
-const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Services => {
   const context = fiber.currentContext as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
-  return {
+  const defaultServices = fiber.currentDefaultServices
+  const cached = servicesByContext.get(context)
+  if (cached !== undefined && cached.defaultServices === defaultServices) return cached
+  const services: Services = {
+    defaultServices,
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
     config: Context.get(context, CosocketConfig),
-    clock: Context.get(fiber.currentDefaultServices, Clock.Clock)
+    clock: Context.get(defaultServices, Clock.Clock)
   }
+  servicesByContext.set(context, services)
+  return services
 }
 
 /**

@@ -1174,25 +1174,24 @@ export const withConnection = <A, E, R>(
   const use = prepared.use
   // One uninterruptible region for the whole exchange: the connect's grant and the check-in or
   // close at the end; `use` and the waits inside connect are interruptible.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      const opened = socket.openPlanned(restore, plan)
-      const body = opened === undefined
-        ? restore(Effect.suspend(() => use(socket)))
-        : Effect.flatMap(opened, () => restore(Effect.suspend(() => use(socket))))
-      return Effect.matchCauseEffect(body, {
-        onFailure: (cause) => {
-          socket.release()
-          return Effect.failCause(cause)
-        },
-        onSuccess: (value) => {
-          if (!socket.isBusy) socket.checkin(idleTimeout, false)
-          socket.release()
-          return Effect.succeed(value)
-        }
-      })
+  // (uninterruptibleMask calls its function when the effect runs, once per run.)
+  return Effect.uninterruptibleMask((restore) => {
+    const opened = socket.openPlanned(restore, plan)
+    const body = opened === undefined
+      ? restore(Effect.suspend(() => use(socket)))
+      : Effect.flatMap(opened, () => restore(Effect.suspend(() => use(socket))))
+    return Effect.matchCauseEffect(body, {
+      onFailure: (cause) => {
+        socket.release()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (value) => {
+        if (!socket.isBusy) socket.checkin(idleTimeout, false)
+        socket.release()
+        return Effect.succeed(value)
+      }
     })
-  )
+  })
 }
 
 /** `ngx.socket.tcp()`: a socket object bound to `scope`. */
