@@ -500,7 +500,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
   }
 
   private untilReader(state: needs.UntilState): Api.UntilReader {
-    const read = Effect.suspend(() => this.read("receiveUntil", new needs.UntilNeed(state, this.config.maxReceiveSize)))
+    // The need holds no state of its own (the reader's state does): one serves every read.
+    const need = new needs.UntilNeed(state, this.config.maxReceiveSize)
+    const read = Effect.suspend(() => this.read("receiveUntil", need))
     type Chunk = Effect.Effect<Option.Option<Uint8Array>, Api.ReceiveError | InvalidArgument>
     const readChunk = (size: number): Chunk =>
       Effect.suspend((): Chunk => {
