@@ -458,21 +458,21 @@ export class TcpSocketImpl implements Api.TcpSocket {
     // Parsed once, when the effect is made: a read effect reused in a loop parses nothing again.
     const p = parsePattern(pattern)
     if (validate.isInvalid(p)) return Effect.fail(p)
-    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError> => {
-      if (p === "*l") return this.read("receive", new needs.LineNeed(this.config.maxLineLength))
-      if (p === "*a") return this.read("receive", new needs.AllNeed(this.config.maxReceiveSize))
-      if (p === 0) return this.readCheck("receive") ?? Effect.succeed(EMPTY)
-      return this.read("receive", new needs.ExactNeed(p))
-    })
+    if (p === "*l") return Effect.suspend(() => this.read("receive", new needs.LineNeed(this.config.maxLineLength)))
+    if (p === 0) return Effect.suspend(() => this.readCheck("receive") ?? Effect.succeed(EMPTY))
+    // Stateless needs: one serves every run of the effect.
+    const need: needs.Need<Uint8Array> = p === "*a"
+      ? new needs.AllNeed(this.config.maxReceiveSize)
+      : new needs.ExactNeed(p)
+    return Effect.suspend(() => this.read("receive", need))
   }
 
   receiveAny(max: number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
-    return Effect.suspend((): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> => {
-      if (typeof max !== "number" || !Number.isFinite(max) || Math.trunc(max) <= 0) {
-        return Effect.fail(validate.invalid("max", "bad max argument"))
-      }
-      return this.read("receiveAny", new needs.AnyNeed(Math.trunc(max)))
-    })
+    if (typeof max !== "number" || !Number.isFinite(max) || Math.trunc(max) <= 0) {
+      return Effect.fail(validate.invalid("max", "bad max argument"))
+    }
+    const need = new needs.AnyNeed(Math.trunc(max))
+    return Effect.suspend(() => this.read("receiveAny", need))
   }
 
   receiveUntil(
