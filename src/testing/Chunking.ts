@@ -124,7 +124,6 @@ export const split = (bytes: Uint8Array, cutPoints: Iterable<number>): Array<Uin
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
-import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const input = new TextEncoder().encode("GET / HTTP/1.1\r\n")
@@ -169,7 +168,6 @@ export const arbitraryChunking = (
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
-import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const samples = FastCheck.sample(Chunking.arbitraryBytes({ alphabet: "-ab", maxLength: 8 }), 3)
@@ -196,7 +194,6 @@ export const arbitraryBytes = (options?: BytesOptions): FastCheck.Arbitrary<Uint
  * @example
  * ```ts
  * import * as FastCheck from "effect/FastCheck"
-import { concat as concatParts } from "../internal/sendable.js"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * FastCheck.assert(
