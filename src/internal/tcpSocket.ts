@@ -331,27 +331,14 @@ export class TcpSocketImpl implements Api.TcpSocket {
     maybeOptions?: Api.ConnectOptions
   ): Effect.Effect<void, Api.ConnectFailure> {
     return Effect.suspend((): Effect.Effect<void, Api.ConnectFailure> => {
-      const plan = this.planConnect(host, portOrOptions, maybeOptions)
+      const request = parseConnect(host, portOrOptions, maybeOptions)
+      const plan = request instanceof ConnectRequest ? this.plan(request) : request
       if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
       // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
       // pool makes it interruptible) and the connect itself (restore) can be interrupted.
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => this.openPlanned(restore, plan) ?? Effect.void)
-      )
+      // (uninterruptibleMask calls its function when the effect runs.)
+      return Effect.uninterruptibleMask((restore) => this.openPlanned(restore, plan) ?? Effect.void)
     })
-  }
-
-  /**
-   * The synchronous part of `connect`: validates the arguments, checks the busy flags and closes
-   * the previous connection. Returns what to connect to, or why not.
-   */
-  planConnect(
-    host: string,
-    portOrOptions?: number | Api.ConnectOptions,
-    maybeOptions?: Api.ConnectOptions
-  ): ConnectPlan | Api.ConnectFailure {
-    const request = parseConnect(host, portOrOptions, maybeOptions)
-    return request instanceof ConnectRequest ? this.plan(request) : request
   }
 
   /** A parsed `connect` on this socket: busy checks, the previous connection, the full pool key. */
