@@ -11,6 +11,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
+import { stripCR } from "../src/internal/byteBuffer.js"
 import * as needs from "../src/internal/needs.js"
 import * as Chunking from "../src/testing/Chunking.js"
 import {
@@ -162,7 +163,7 @@ describe("stripCR", () => {
     ["foo\r\rbar\rbaz", "foobarbaz"],
     ["\r\ra\r", "a"]
   ])("%j -> %j", (input, expected) => {
-    expect(text(needs.stripCR(bytes(input)))).toBe(expected)
+    expect(text(stripCR(bytes(input)))).toBe(expected)
   })
 })
 

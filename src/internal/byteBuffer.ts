@@ -33,6 +33,14 @@ export const withoutCR = (bytes: Uint8Array): Uint8Array => {
   return out.subarray(0, n)
 }
 
+/** Removes every CR byte (OpenResty's `*l` drops them anywhere in the line). */
+export const stripCR = (line: Uint8Array): Uint8Array => {
+  const first = line.indexOf(CR)
+  if (first === -1) return line
+  if (first === line.length - 1) return line.subarray(0, first)
+  return withoutCR(line)
+}
+
 /**
  * A search that can be fed the buffer chunk by chunk (the `receiveUntil` matcher): `state` carries
  * over from one piece to the next. Returns the index just past a match, or `-(state + 1)`.
@@ -180,11 +188,7 @@ export class ByteBuffer {
   takeLine(lf: number): Uint8Array {
     const data = this.head
     const from = this.start
-    if (from + lf >= data.length) {
-      const bytes = this.take(lf + 1)
-      const line = lf > 0 && bytes[lf - 1] === CR ? bytes.subarray(0, lf - 1) : bytes.subarray(0, lf)
-      return line.indexOf(CR) === -1 ? line : withoutCR(line)
-    }
+    if (from + lf >= data.length) return stripCR(this.take(lf + 1).subarray(0, lf))
     let to = from + lf
     if (lf > 0 && data[to - 1] === CR) to--
     let clean = true

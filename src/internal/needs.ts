@@ -7,7 +7,7 @@
  * @internal
  */
 import { ReceiveLimitExceeded } from "../CosocketError.js"
-import { type ByteBuffer, withoutCR } from "./byteBuffer.js"
+import { type ByteBuffer, stripCR } from "./byteBuffer.js"
 import { Matcher } from "./matcher.js"
 
 export const NEED_MORE: unique symbol = Symbol.for("effect-cosocket/NeedMore")
@@ -31,15 +31,6 @@ export interface Need<A> {
 
 const EMPTY = new Uint8Array(0)
 const LF = 10
-const CR = 13
-
-/** Removes every CR byte (OpenResty's `*l` drops them anywhere in the line). */
-export const stripCR = (line: Uint8Array): Uint8Array => {
-  const first = line.indexOf(CR)
-  if (first === -1) return line
-  if (first === line.length - 1) return line.subarray(0, first)
-  return withoutCR(line)
-}
 
 /** `receive("*l")`: one LF-terminated line, CRs dropped, LF consumed and not returned. */
 export class LineNeed implements Need<Uint8Array> {
