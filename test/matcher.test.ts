@@ -88,22 +88,29 @@ describe("Matcher (streaming KMP)", () => {
     { fastCheck: { numRuns: 300 } }
   )
 
-  it.prop(
-    "any split points of one array, state carried over, give the same answer as the whole text",
-    {
-      pattern: arbitraryPattern,
-      text: arbitraryText,
-      k: FastCheck.nat(),
-      cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 })
-    },
-    ({ cuts, k: rawK, pattern: p, text: t }) => {
-      const pattern = bytes(p)
-      const k = rawK % pattern.length
-      const text = bytes(t)
-      expect(feedInRanges(new Matcher(pattern), text, cuts, k)).toBe(reference(pattern, k, text))
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
+  describe.each(
+    [
+      ["with the native substring search", undefined],
+      ["without a native substring search (a runtime with no Buffer)", null]
+    ] as const
+  )("%s", (_, search) => {
+    it.prop(
+      "any split points of one array, state carried over, give the same answer as the whole text",
+      {
+        pattern: arbitraryPattern,
+        text: arbitraryText,
+        k: FastCheck.nat(),
+        cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 })
+      },
+      ({ cuts, k: rawK, pattern: p, text: t }) => {
+        const pattern = bytes(p)
+        const k = rawK % pattern.length
+        const text = bytes(t)
+        expect(feedInRanges(new Matcher(pattern, search), text, cuts, k)).toBe(reference(pattern, k, text))
+      },
+      { fastCheck: { numRuns: 300 } }
+    )
+  })
 
   it.prop(
     "separate chunk arrays, state carried over, find the match at the same stream offset",
@@ -146,22 +153,5 @@ describe("Matcher (streaming KMP)", () => {
       expect(r >= 0 ? r - from : r).toBe(expected)
     },
     { fastCheck: { numRuns: 200 } }
-  )
-
-  it.prop(
-    "without a native substring search (a runtime with no Buffer), split feeds give the same answers",
-    {
-      pattern: arbitraryPattern,
-      text: arbitraryText,
-      k: FastCheck.nat(),
-      cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 })
-    },
-    ({ cuts, k: rawK, pattern: p, text: t }) => {
-      const pattern = bytes(p)
-      const k = rawK % pattern.length
-      const text = bytes(t)
-      expect(feedInRanges(new Matcher(pattern, null), text, cuts, k)).toBe(reference(pattern, k, text))
-    },
-    { fastCheck: { numRuns: 300 } }
   )
 })
