@@ -17,7 +17,7 @@ import {
   SMALL_PARTS
 } from "../lib/index.js"
 import type { DataServer } from "../lib/processes.js"
-import type { Workload } from "../lib/types.js"
+import type { Variant, Workload } from "../lib/types.js"
 import * as cosocket from "./cosocket.js"
 
 /** node:readline over a socket (the anchors' second line-reading reference). */
@@ -56,6 +56,12 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
     rt.runPromise(
       cosocket.untilRequestResponse(host, port, { connections: 50, delimiter: DELIMITER, parts: SMALL_PARTS }, ms)
     )
+  /** The hand-written reference: one connection, framing on 'data' events. */
+  const rawStreaming = (hello: string, bytesPerUnit: number, framer: raw.Streaming["framer"]): Variant => ({
+    name: "raw node:net",
+    role: "reference",
+    measure: (ms) => raw.streaming({ host, port, hello: Buffer.from(hello), bytesPerUnit, framer }, ms)
+  })
   const bulk: Parameters<typeof cosocket.streaming>[2] = {
     hello: "bytes\n",
     bytesPerUnit: 65536,
@@ -82,18 +88,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive())
           })
         },
-        {
-          name: "raw node:net",
-          role: "reference",
-          measure: (ms) =>
-            raw.streaming({
-              host,
-              port,
-              hello: Buffer.from("lines\n"),
-              bytesPerUnit: 0,
-              framer: (onUnit) => new LineSplitter(onUnit)
-            }, ms)
-        },
+        rawStreaming("lines\n", 0, (onUnit) => new LineSplitter(onUnit)),
         { name: "node:readline", role: "baseline", measure: (ms) => readlineLines(host, port, ms) }
       ]
     },
@@ -115,18 +110,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive(4096))
           })
         },
-        {
-          name: "raw node:net",
-          role: "reference",
-          measure: (ms) =>
-            raw.streaming({
-              host,
-              port,
-              hello: Buffer.from("bytes\n"),
-              bytesPerUnit: 0,
-              framer: (onUnit) => new FixedSplitter(4096, onUnit)
-            }, ms)
-        }
+        rawStreaming("bytes\n", 0, (onUnit) => new FixedSplitter(4096, onUnit))
       ]
     },
     {
@@ -139,18 +123,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
       variants: [
         { name: "effect-cosocket", role: "ours", measure: ours(bulk) },
         { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(bulk, runtimes.noTimeouts) },
-        {
-          name: "raw node:net",
-          role: "reference",
-          measure: (ms) =>
-            raw.streaming({
-              host,
-              port,
-              hello: Buffer.from("bytes\n"),
-              bytesPerUnit: 65536,
-              framer: (onUnit) => new FixedSplitter(65536, onUnit)
-            }, ms)
-        }
+        rawStreaming("bytes\n", 65536, (onUnit) => new FixedSplitter(65536, onUnit))
       ]
     },
     {
@@ -198,18 +171,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.map(socket.receiveUntil(DELIMITER), (reader) => reader.read)
           })
         },
-        {
-          name: "raw node:net",
-          role: "reference",
-          measure: (ms) =>
-            raw.streaming({
-              host,
-              port,
-              hello: Buffer.from("until-large\n"),
-              bytesPerUnit: LARGE_PART_SIZE,
-              framer: (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit)
-            }, ms)
-        }
+        rawStreaming("until-large\n", LARGE_PART_SIZE, (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit))
       ]
     }
   ]
