@@ -26,7 +26,7 @@ import * as Url from "node:url"
 import { SET } from "./lib/index.js"
 import { CosocketConfig, NodeCosocket } from "./lib/library.js"
 import { startDataServer, startRedis } from "./lib/processes.js"
-import { analyseRecorded, detailTable, markdown, type Recorded, summaryTable } from "./lib/report.js"
+import { analyseRecorded, detailTable, markdown, type Recorded, summaryTable, workloadInfo } from "./lib/report.js"
 import type { Sample, Workload } from "./lib/types.js"
 import { sleep } from "./lib/types.js"
 import * as importTime from "./workloads/importTime.js"
@@ -236,13 +236,7 @@ const main = async (): Promise<number> => {
       durationMs,
       totalSeconds: (performance.now() - started) / 1000,
       workloads: workloads.map((w, wi) => ({
-        id: w.id,
-        title: w.title,
-        unit: w.unit,
-        higherIsBetter: w.higherIsBetter,
-        target: w.target,
-        targetText: w.targetText,
-        note: w.note,
+        ...workloadInfo(w),
         variants: w.variants.map((v, vi) => ({
           name: v.name,
           role: v.role,

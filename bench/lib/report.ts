@@ -3,7 +3,7 @@
  * BENCHMARKS.md and the JSON of raw figures.
  */
 import { median, summarize, type Summary } from "./stats.js"
-import { fmt, type Role, type Sample, type Target, type Workload } from "./types.js"
+import { fmt, type Role, type Sample, type Workload } from "./types.js"
 
 export interface VariantResult {
   readonly name: string
@@ -205,6 +205,19 @@ export const markdown = (options: {
   return lines.join("\n")
 }
 
+/** What describes a workload, without its variants (as results.json records it). */
+export type WorkloadInfo = Pick<Workload, "id" | "title" | "unit" | "higherIsBetter" | "target" | "targetText" | "note">
+
+export const workloadInfo = (w: WorkloadInfo): WorkloadInfo => ({
+  id: w.id,
+  title: w.title,
+  unit: w.unit,
+  higherIsBetter: w.higherIsBetter,
+  target: w.target,
+  targetText: w.targetText,
+  note: w.note
+})
+
 /** Everything a run measured, as written to bench/results.json. */
 export interface Recorded {
   readonly date: string
@@ -213,35 +226,24 @@ export interface Recorded {
   readonly rounds: number
   readonly durationMs: number
   readonly totalSeconds: number
-  readonly workloads: ReadonlyArray<{
-    readonly id: string
-    readonly title: string
-    readonly unit: string
-    readonly higherIsBetter: boolean
-    readonly target?: Target | undefined
-    readonly targetText: string
-    readonly note?: string | undefined
-    readonly verdict?: string | undefined
-    readonly variants: ReadonlyArray<{
-      readonly name: string
-      readonly role: Role
-      readonly samples: ReadonlyArray<Sample | null>
-      readonly errors: ReadonlyArray<string>
-    }>
-  }>
+  readonly workloads: ReadonlyArray<
+    WorkloadInfo & {
+      readonly verdict?: string | undefined
+      readonly variants: ReadonlyArray<{
+        readonly name: string
+        readonly role: Role
+        readonly samples: ReadonlyArray<Sample | null>
+        readonly errors: ReadonlyArray<string>
+      }>
+    }
+  >
 }
 
 /** Analyses recorded figures (of this run, or of bench/results.json with --report-only). */
 export const analyseRecorded = (recorded: Recorded): Array<WorkloadResult> =>
   recorded.workloads.map((w) => {
     const workload: Workload = {
-      id: w.id,
-      title: w.title,
-      unit: w.unit,
-      higherIsBetter: w.higherIsBetter,
-      target: w.target,
-      targetText: w.targetText,
-      note: w.note,
+      ...workloadInfo(w),
       variants: w.variants.map((v) => ({
         name: v.name,
         role: v.role,
