@@ -228,6 +228,8 @@ class KeyPool {
   backlogFull = 0
   waitTimeouts = 0
   readonly evicted = { idleTimeout: 0, lru: 0, peerActivity: 0, shutdown: 0 }
+  /** The gauge values last published (-1: never), so `publish` sets only what changed. */
+  readonly shown = { idle: -1, active: -1, waiting: -1 }
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   private evictedLabels: Partial<Record<EvictReason, ReadonlyArray<MetricLabel.MetricLabel>>> = {}
 
@@ -275,7 +277,20 @@ class LeaseImpl implements Api.Lease {
   }
 }
 
-const isUnlimited = (d: Duration.Duration): boolean => !Duration.isFinite(d) || Duration.toMillis(d) <= 0
+/**
+ * An idle timeout in milliseconds, `Infinity` for none (infinite or <= 0). The last answer is kept:
+ * callers check in with the same few durations, and decoding one costs more than the rest of a
+ * check-in's bookkeeping.
+ */
+const idleMillis = (d: Duration.Duration): number => {
+  if (d === lastIdle) return lastIdleMillis
+  const millis = Duration.isFinite(d) ? Duration.toMillis(d) : Infinity
+  lastIdle = d
+  lastIdleMillis = millis > 0 ? millis : Infinity
+  return lastIdleMillis
+}
+let lastIdle: Duration.Duration | undefined = undefined
+let lastIdleMillis = Infinity
 
 /** A transport that must not be handed out or kept: data, EOF or an error is pending, or it is gone. */
 const isStale = (t: StreamTransport): boolean =>
@@ -431,8 +446,9 @@ class PoolImpl implements Api.ConnectionPool {
     const entry = new IdleEntry(kp, transport, reusedTimes, idleTimeout)
     kp.idle.pushBack(entry)
     transport.setWaker(() => this.evict(entry, "peerActivity", true))
-    if (!isUnlimited(idleTimeout)) {
-      entry.deadline = this.clock.unsafeCurrentTimeMillis() + Duration.toMillis(idleTimeout)
+    const millis = idleMillis(idleTimeout)
+    if (millis !== Infinity) {
+      entry.deadline = this.clock.unsafeCurrentTimeMillis() + millis
       this.schedule(entry)
     }
     this.publish(kp)
@@ -494,10 +510,14 @@ class PoolImpl implements Api.ConnectionPool {
     metrics.reused.unsafeUpdate(1, kp.labels)
   }
 
+  /** Sets the key's gauges; only those whose value changed (a check-out moves two of three). */
   private publish(kp: KeyPool): void {
-    metrics.idle.unsafeUpdate(kp.idle.length, kp.labels)
-    metrics.active.unsafeUpdate(kp.active, kp.labels)
-    metrics.waiting.unsafeUpdate(kp.waiters.length, kp.labels)
+    const shown = kp.shown
+    if (shown.idle !== kp.idle.length) metrics.idle.unsafeUpdate(shown.idle = kp.idle.length, kp.labels)
+    if (shown.active !== kp.active) metrics.active.unsafeUpdate(shown.active = kp.active, kp.labels)
+    if (shown.waiting !== kp.waiters.length) {
+      metrics.waiting.unsafeUpdate(shown.waiting = kp.waiters.length, kp.labels)
+    }
   }
 
   // -----------------------------------------------------------------------------------------------
