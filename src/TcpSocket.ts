@@ -262,6 +262,7 @@ export const make: Effect.Effect<
 })
 
 interface Services {
+  readonly context: Context.Context<never>
   readonly defaultServices: Context.Context<never>
   readonly connector: Transport.StreamConnector
   readonly pool: ConnectionPool.ConnectionPool
@@ -269,24 +270,27 @@ interface Services {
   readonly clock: Clock.Clock
 }
 
-/** The services of a fiber context, looked up once per context (requests mostly share one). */
-const servicesByContext = new WeakMap<Context.Context<never>, Services>()
+/**
+ * The services of the last fiber context asked for: requests of one runtime share a context. A
+ * context made per request (`Effect.scoped`, `provideService`) just misses; a WeakMap keyed by
+ * context would keep an entry for each of them until the next GC.
+ */
+let lastServices: Services | undefined = undefined
 
 /** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
 const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Services => {
   const context = fiber.currentContext as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
   const defaultServices = fiber.currentDefaultServices
-  const cached = servicesByContext.get(context)
-  if (cached !== undefined && cached.defaultServices === defaultServices) return cached
-  const services: Services = {
+  const last = lastServices
+  if (last !== undefined && last.context === context && last.defaultServices === defaultServices) return last
+  return lastServices = {
+    context,
     defaultServices,
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
     config: Context.get(context, CosocketConfig),
     clock: Context.get(defaultServices, Clock.Clock)
   }
-  servicesByContext.set(context, services)
-  return services
 }
 
 /**
