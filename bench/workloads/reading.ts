@@ -5,6 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Readline from "node:readline"
+import * as effectFloor from "../baselines/effectFloor.js"
 import * as raw from "../baselines/raw.js"
 import {
   DELIMITER,
@@ -56,12 +57,37 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
     rt.runPromise(
       cosocket.untilRequestResponse(host, port, { connections: 50, delimiter: DELIMITER, parts: SMALL_PARTS }, ms)
     )
-  /** The hand-written reference: one connection, framing on 'data' events. */
-  const rawStreaming = (hello: string, bytesPerUnit: number, framer: raw.Streaming["framer"]): Variant => ({
-    name: "raw node:net",
-    role: "reference",
-    measure: (ms) => raw.streaming({ host, port, hello: Buffer.from(hello), bytesPerUnit, framer }, ms)
-  })
+  const untilSmallShape: raw.RequestResponse = {
+    host,
+    port,
+    connections: 50,
+    hello: Buffer.from("until-small\n"),
+    request: Buffer.from("M\n"),
+    unitsPerResponse: SMALL_PARTS,
+    opsPerRequest: 1,
+    framer: (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit)
+  }
+  /**
+   * The hand-written reference (one connection, framing on 'data' events) and the bare Effect
+   * client on the same framer; it checks the clock every `checkEvery` units, as ours does, and
+   * pauses the socket while `highWater` units wait.
+   */
+  const rawStreaming = (
+    hello: string,
+    bytesPerUnit: number,
+    framer: raw.Streaming["framer"],
+    floor: { readonly checkEvery: number; readonly highWater: number }
+  ): ReadonlyArray<Variant> => {
+    const shape = { host, port, hello: Buffer.from(hello), bytesPerUnit, framer }
+    return [
+      { name: "raw node:net", role: "reference", measure: (ms) => raw.streaming(shape, ms) },
+      {
+        name: effectFloor.NAME,
+        role: "baseline",
+        measure: (ms) => runtime.runPromise(effectFloor.streaming({ ...shape, ...floor }, ms))
+      }
+    ]
+  }
   const bulk: Parameters<typeof cosocket.streaming>[2] = {
     hello: "bytes\n",
     bytesPerUnit: 65536,
@@ -88,7 +114,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive())
           })
         },
-        rawStreaming("lines\n", 0, (onUnit) => new LineSplitter(onUnit)),
+        ...rawStreaming("lines\n", 0, (onUnit) => new LineSplitter(onUnit), { checkEvery: 1024, highWater: 8192 }),
         { name: "node:readline", role: "baseline", measure: (ms) => readlineLines(host, port, ms) }
       ]
     },
@@ -110,7 +136,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive(4096))
           })
         },
-        rawStreaming("bytes\n", 0, (onUnit) => new FixedSplitter(4096, onUnit))
+        ...rawStreaming("bytes\n", 0, (onUnit) => new FixedSplitter(4096, onUnit), { checkEvery: 64, highWater: 64 })
       ]
     },
     {
@@ -123,7 +149,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
       variants: [
         { name: "effect-cosocket", role: "ours", measure: ours(bulk) },
         { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(bulk, runtimes.noTimeouts) },
-        rawStreaming("bytes\n", 65536, (onUnit) => new FixedSplitter(65536, onUnit))
+        ...rawStreaming("bytes\n", 65536, (onUnit) => new FixedSplitter(65536, onUnit), { checkEvery: 4, highWater: 4 })
       ]
     },
     {
@@ -136,20 +162,11 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
       variants: [
         { name: "effect-cosocket", role: "ours", measure: untilSmall(runtime) },
         { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: untilSmall(runtimes.noTimeouts) },
+        { name: "raw node:net", role: "reference", measure: (ms) => raw.requestResponse(untilSmallShape, ms) },
         {
-          name: "raw node:net",
-          role: "reference",
-          measure: (ms) =>
-            raw.requestResponse({
-              host,
-              port,
-              connections: 50,
-              hello: Buffer.from("until-small\n"),
-              request: Buffer.from("M\n"),
-              unitsPerResponse: SMALL_PARTS,
-              opsPerRequest: 1,
-              framer: (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit)
-            }, ms)
+          name: effectFloor.NAME,
+          role: "baseline",
+          measure: (ms) => runtime.runPromise(effectFloor.requestResponse(untilSmallShape, ms))
         }
       ]
     },
@@ -171,7 +188,12 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.map(socket.receiveUntil(DELIMITER), (reader) => reader.read)
           })
         },
-        rawStreaming("until-large\n", LARGE_PART_SIZE, (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit))
+        ...rawStreaming(
+          "until-large\n",
+          LARGE_PART_SIZE,
+          (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit),
+          { checkEvery: 4, highWater: 4 }
+        )
       ]
     }
   ]

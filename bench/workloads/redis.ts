@@ -5,6 +5,7 @@
 import type * as Effect from "effect/Effect"
 import type { Redis } from "ioredis"
 import type { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
+import * as effectFloor from "../baselines/effectFloor.js"
 import * as ioredis from "../baselines/ioredis.js"
 import * as nodeSocket from "../baselines/nodeSocket.js"
 import * as raw from "../baselines/raw.js"
@@ -48,26 +49,27 @@ const variants = (
       { concurrency: shape.concurrency, opsPerRequest, latency: shape.latency },
       ms
     ))
+  const rawShape: raw.RequestResponse = {
+    host,
+    port,
+    connections: shape.concurrency,
+    request: shape.request,
+    unitsPerResponse: shape.replies,
+    opsPerRequest,
+    framer: resp,
+    latency: shape.latency
+  }
   const diagnostic: ReadonlyArray<Variant> = shape.diagnostic === true
     ? [{ name: cosocket.SCOPED, role: "baseline", measure: ours(cosocket.scopedRequest) }]
     : []
   return [
     { name: "effect-cosocket", role: "ours", measure: ours(cosocket.pooledRequest) },
     ...diagnostic,
+    { name: "raw node:net", role: "reference", measure: (ms) => raw.requestResponse(rawShape, ms) },
     {
-      name: "raw node:net",
-      role: "reference",
-      measure: (ms) =>
-        raw.requestResponse({
-          host,
-          port,
-          connections: shape.concurrency,
-          request: shape.request,
-          unitsPerResponse: shape.replies,
-          opsPerRequest,
-          framer: resp,
-          latency: shape.latency
-        }, ms)
+      name: effectFloor.NAME,
+      role: "baseline",
+      measure: (ms) => runtime.runPromise(effectFloor.requestResponse(rawShape, ms))
     },
     {
       name: "@effect/platform-node NodeSocket",

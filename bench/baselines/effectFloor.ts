@@ -1,0 +1,120 @@
+/**
+ * Diagnostic, not a competitor: the least a pull-based Effect client does. Sockets in flowing
+ * mode frame units (replies, lines, records, parts) on 'data' into a queue, with the raw client's
+ * framers; the client takes one Effect per unit, `Effect.succeed` when the unit is already queued
+ * and `Effect.async` otherwise. A request/response exchange adds one `Effect.sync` write. No pool,
+ * no timeouts, no busy checks, no byte buffer: what remains between this and raw node:net is the
+ * Effect runtime itself (fibers, the run loop, the scheduler's hops).
+ */
+import * as Effect from "effect/Effect"
+import type * as Net from "node:net"
+import { Latencies, type Sample } from "../lib/index.js"
+import { connectAll, type Framer, type RequestResponse, type Streaming } from "./raw.js"
+
+export const NAME = "bare Effect client (diagnostic: the Effect runtime's floor)"
+
+/** Framed units queued as they arrive; the socket is paused while `highWater` units wait. */
+class PullClient<U> {
+  private readonly queued: Array<U> = []
+  private head = 0
+  private waiting: ((effect: Effect.Effect<U>) => void) | undefined = undefined
+
+  constructor(
+    private readonly socket: Net.Socket,
+    framer: (onUnit: (unit: U) => void) => Framer,
+    private readonly highWater = Infinity
+  ) {
+    const frames = framer((unit) => {
+      const resume = this.waiting
+      if (resume === undefined) return void this.queued.push(unit)
+      this.waiting = undefined
+      resume(Effect.succeed(unit))
+    })
+    socket.on("data", (chunk: Buffer) => {
+      frames.push(chunk)
+      if (this.queued.length - this.head >= this.highWater) socket.pause()
+    })
+  }
+
+  private take(): U {
+    const unit = this.queued[this.head++]
+    if (this.head === this.queued.length) {
+      this.queued.length = 0
+      this.head = 0
+    }
+    return unit
+  }
+
+  readonly next: Effect.Effect<U> = Effect.suspend((): Effect.Effect<U> => {
+    if (this.head < this.queued.length) return Effect.succeed(this.take())
+    if (this.socket.isPaused()) this.socket.resume()
+    return Effect.async<U>((resume) => {
+      this.waiting = resume
+    })
+  })
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** The raw client's closed loop (raw.requestResponse), with every step an Effect. */
+export const requestResponse = (shape: RequestResponse, durationMs: number): Effect.Effect<Sample, unknown> =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => connectAll(shape.host, shape.port, shape.connections)),
+    (sockets) =>
+      Effect.gen(function*() {
+        const requests = sockets.map((socket) => {
+          const client = new PullClient(socket, shape.framer)
+          const send = Effect.sync(() => socket.write(shape.request))
+          return Effect.gen(function*() {
+            yield* send
+            for (let i = 0; i < shape.unitsPerResponse; i++) yield* client.next
+          })
+        })
+        if (shape.hello !== undefined) { for (const socket of sockets) socket.write(shape.hello) }
+        // Untimed: one exchange per connection, so every connection is warm.
+        yield* Effect.forEach(requests, (request) => request, { concurrency: "unbounded", discard: true })
+        const latencies = shape.latency === true ? new Latencies() : undefined
+        let ops = 0
+        const start = performance.now()
+        const deadline = start + durationMs
+        yield* Effect.forEach(range(sockets.length), (i) =>
+          Effect.gen(function*() {
+            for (;;) {
+              const t0 = performance.now()
+              yield* requests[i]
+              const t1 = performance.now()
+              ops += shape.opsPerRequest
+              latencies?.add(t1 - t0)
+              if (t1 >= deadline) return
+            }
+          }), { concurrency: "unbounded", discard: true })
+        const elapsed = performance.now() - start
+        return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+      }),
+    (sockets) => Effect.sync(() => sockets.forEach((socket) => socket.destroy()))
+  )
+
+/** raw.streaming's loop, one Effect per unit; `highWater`: units queued before the socket pauses. */
+export const streaming = (
+  shape: Streaming & { readonly checkEvery: number; readonly highWater: number },
+  durationMs: number
+): Effect.Effect<Sample, unknown> =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => connectAll(shape.host, shape.port, 1)),
+    ([socket]) =>
+      Effect.gen(function*() {
+        const client = new PullClient(socket, shape.framer, shape.highWater)
+        const start = performance.now()
+        socket.write(shape.hello)
+        const deadline = start + durationMs
+        let units = 0
+        let now = start
+        for (;;) {
+          yield* client.next
+          if (++units % shape.checkEvery === 0 && (now = performance.now()) >= deadline) break
+        }
+        const perSecond = (units / (now - start)) * 1000
+        return { value: shape.bytesPerUnit > 0 ? (perSecond * shape.bytesPerUnit) / 1e6 : perSecond }
+      }),
+    (sockets) => Effect.sync(() => sockets.forEach((socket) => socket.destroy()))
+  )
