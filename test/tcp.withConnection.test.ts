@@ -59,6 +59,27 @@ describe("TcpSocket.withConnection on the memory transport", () => {
       yield* h.shutdown
     }))
 
+  it.effect("each run uses the pool and connector of its own context: two pools used alternately stay apart", () =>
+    Effect.gen(function*() {
+      const [a, b] = [
+        yield* Harness.make({}, { onAccept: answerPings }),
+        yield* Harness.make({}, { onAccept: answerPings })
+      ]
+      const exchange = TcpSocket.withConnection(HOST, PORT, (socket) =>
+        Effect.gen(function*() {
+          const reply = yield* ping(socket)
+          return `${reply} ${yield* socket.getReusedTimes}`
+        }))
+      const results: Array<string> = []
+      for (const h of [a, b, b, a, b, a]) results.push(yield* Effect.provide(exchange, h.context))
+      expect(results).toEqual(["+PONG 0", "+PONG 0", "+PONG 1", "+PONG 1", "+PONG 2", "+PONG 2"])
+      expect([a.net.attempts(), b.net.attempts()]).toEqual([1, 1])
+      expect(yield* a.stats(KEY)).toMatchObject({ idle: 1, active: 0, created: 1, reused: 2 })
+      expect(yield* b.stats(KEY)).toMatchObject({ idle: 1, active: 0, created: 1, reused: 2 })
+      yield* a.shutdown
+      yield* b.shutdown
+    }))
+
   it.effect("closes the connection when use fails, and returns use's own error", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onAccept: answerPings })
