@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
-import { Latencies, type Sample } from "../lib/index.js"
+import { type Sample, timedRequests } from "../lib/index.js"
 import { connectAll, type Framer, type RequestResponse, type Streaming } from "./raw.js"
 
 export const NAME = "bare Effect client (diagnostic: the Effect runtime's floor)"
@@ -54,8 +54,6 @@ class PullClient<U> {
   })
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
 /** The raw client's closed loop (raw.requestResponse), with every step an Effect. */
 export const requestResponse = (shape: RequestResponse, durationMs: number): Effect.Effect<Sample, unknown> =>
   Effect.acquireUseRelease(
@@ -73,23 +71,7 @@ export const requestResponse = (shape: RequestResponse, durationMs: number): Eff
         if (shape.hello !== undefined) { for (const socket of sockets) socket.write(shape.hello) }
         // Untimed: one exchange per connection, so every connection is warm.
         yield* Effect.forEach(requests, (request) => request, { concurrency: "unbounded", discard: true })
-        const latencies = shape.latency === true ? new Latencies() : undefined
-        let ops = 0
-        const start = performance.now()
-        const deadline = start + durationMs
-        yield* Effect.forEach(range(sockets.length), (i) =>
-          Effect.gen(function*() {
-            for (;;) {
-              const t0 = performance.now()
-              yield* requests[i]
-              const t1 = performance.now()
-              ops += shape.opsPerRequest
-              latencies?.add(t1 - t0)
-              if (t1 >= deadline) return
-            }
-          }), { concurrency: "unbounded", discard: true })
-        const elapsed = performance.now() - start
-        return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+        return yield* timedRequests(requests, shape, durationMs)
       }),
     (sockets) => Effect.sync(() => sockets.forEach((socket) => socket.destroy()))
   )

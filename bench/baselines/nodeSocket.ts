@@ -6,7 +6,7 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
-import { Latencies, type Sample } from "../lib/index.js"
+import { type Sample, timedRequests } from "../lib/index.js"
 import type { Framer } from "./raw.js"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -47,21 +47,5 @@ export const requestResponse = (shape: RequestResponse, durationMs: number): Eff
     const requests = yield* Effect.forEach(range(shape.connections), () => connection(shape), {
       concurrency: "unbounded"
     })
-    const latencies = shape.latency === true ? new Latencies() : undefined
-    let ops = 0
-    const start = performance.now()
-    const deadline = start + durationMs
-    yield* Effect.forEach(requests, (request) =>
-      Effect.gen(function*() {
-        for (;;) {
-          const t0 = performance.now()
-          yield* request
-          const t1 = performance.now()
-          ops += shape.opsPerRequest
-          latencies?.add(t1 - t0)
-          if (t1 >= deadline) return
-        }
-      }), { concurrency: "unbounded", discard: true })
-    const elapsed = performance.now() - start
-    return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+    return yield* timedRequests(requests, shape, durationMs)
   }))

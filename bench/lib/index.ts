@@ -4,4 +4,5 @@
 export * from "./framing.js"
 export * from "./payloads.js"
 export * from "./stats.js"
+export * from "./timedRequests.js"
 export * from "./types.js"

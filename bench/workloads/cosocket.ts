@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import type { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
-import { Latencies, type Sample } from "../lib/index.js"
+import { type Sample, timedRequests } from "../lib/index.js"
 import { TcpSocket as Socket } from "../lib/library.js"
 
 export type Runtime = ManagedRuntime.ManagedRuntime<Transport.TcpConnector | ConnectionPool.ConnectionPool, unknown>
@@ -85,28 +85,14 @@ export const closedLoop = <E, R>(
   op: Effect.Effect<void, E, R>,
   options: { readonly concurrency: number; readonly opsPerRequest: number; readonly latency: boolean },
   durationMs: number
-): Effect.Effect<Sample, E, R> =>
-  Effect.gen(function*() {
-    // Untimed: every caller once, so the pool holds warm connections.
-    yield* Effect.forEach(range(options.concurrency), () => op, { concurrency: "unbounded", discard: true })
-    const latencies = options.latency ? new Latencies() : undefined
-    let ops = 0
-    const start = performance.now()
-    const deadline = start + durationMs
-    const caller = Effect.gen(function*() {
-      for (;;) {
-        const t0 = performance.now()
-        yield* op
-        const t1 = performance.now()
-        ops += options.opsPerRequest
-        latencies?.add(t1 - t0)
-        if (t1 >= deadline) return
-      }
-    })
-    yield* Effect.forEach(range(options.concurrency), () => caller, { concurrency: "unbounded", discard: true })
-    const elapsed = performance.now() - start
-    return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
-  })
+): Effect.Effect<Sample, E, R> => {
+  const callers = range(options.concurrency).map(() => op)
+  // Untimed: every caller once, so the pool holds warm connections.
+  return Effect.zipRight(
+    Effect.forEach(callers, (caller) => caller, { concurrency: "unbounded", discard: true }),
+    timedRequests(callers, options, durationMs)
+  )
+}
 
 /**
  * The small receiveUntil workload: `connections` sockets, each sending `M\n` and reading the
