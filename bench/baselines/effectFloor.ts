@@ -13,11 +13,14 @@ import { connectAll, type Framer, type RequestResponse, type Streaming } from ".
 
 export const NAME = "bare Effect client (diagnostic: the Effect runtime's floor)"
 
+const connectionClosed = Effect.die(new Error("connection closed"))
+
 /** Framed units queued as they arrive; the socket is paused while `highWater` units wait. */
 class PullClient<U> {
   private readonly queued: Array<U> = []
   private head = 0
   private waiting: ((effect: Effect.Effect<U>) => void) | undefined = undefined
+  private closed = false
 
   constructor(
     private readonly socket: Net.Socket,
@@ -34,6 +37,13 @@ class PullClient<U> {
       frames.push(chunk)
       if (this.queued.length - this.head >= this.highWater) socket.pause()
     })
+    // As raw's loop rejects: a server that goes away fails the measurement instead of hanging it.
+    socket.once("close", () => {
+      this.closed = true
+      const resume = this.waiting
+      this.waiting = undefined
+      resume?.(connectionClosed)
+    })
   }
 
   private take(): U {
@@ -47,6 +57,7 @@ class PullClient<U> {
 
   readonly next: Effect.Effect<U> = Effect.suspend((): Effect.Effect<U> => {
     if (this.head < this.queued.length) return Effect.succeed(this.take())
+    if (this.closed) return connectionClosed
     if (this.socket.isPaused()) this.socket.resume()
     return Effect.async<U>((resume) => {
       this.waiting = resume

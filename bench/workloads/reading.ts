@@ -72,7 +72,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
    * client on the same framer; it checks the clock every `checkEvery` units, as ours does, and
    * pauses the socket while `highWater` units wait.
    */
-  const rawStreaming = (
+  const referenceAndFloor = (
     hello: string,
     bytesPerUnit: number,
     framer: raw.Streaming["framer"],
@@ -114,7 +114,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive())
           })
         },
-        ...rawStreaming("lines\n", 0, (onUnit) => new LineSplitter(onUnit), { checkEvery: 1024, highWater: 8192 }),
+        ...referenceAndFloor("lines\n", 0, (onUnit) => new LineSplitter(onUnit), { checkEvery: 1024, highWater: 8192 }),
         { name: "node:readline", role: "baseline", measure: (ms) => readlineLines(host, port, ms) }
       ]
     },
@@ -136,7 +136,10 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.succeed(socket.receive(4096))
           })
         },
-        ...rawStreaming("bytes\n", 0, (onUnit) => new FixedSplitter(4096, onUnit), { checkEvery: 64, highWater: 64 })
+        ...referenceAndFloor("bytes\n", 0, (onUnit) => new FixedSplitter(4096, onUnit), {
+          checkEvery: 64,
+          highWater: 64
+        })
       ]
     },
     {
@@ -149,7 +152,10 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
       variants: [
         { name: "effect-cosocket", role: "ours", measure: ours(bulk) },
         { name: cosocket.NO_TIMEOUTS, role: "baseline", measure: ours(bulk, runtimes.noTimeouts) },
-        ...rawStreaming("bytes\n", 65536, (onUnit) => new FixedSplitter(65536, onUnit), { checkEvery: 4, highWater: 4 })
+        ...referenceAndFloor("bytes\n", 65536, (onUnit) => new FixedSplitter(65536, onUnit), {
+          checkEvery: 4,
+          highWater: 4
+        })
       ]
     },
     {
@@ -188,7 +194,7 @@ export const workloads = (data: DataServer, runtimes: cosocket.Runtimes): Readon
             read: (socket) => Effect.map(socket.receiveUntil(DELIMITER), (reader) => reader.read)
           })
         },
-        ...rawStreaming(
+        ...referenceAndFloor(
           "until-large\n",
           LARGE_PART_SIZE,
           (onUnit) => new DelimiterSplitter(DELIMITER_BYTES, onUnit),
