@@ -23,10 +23,12 @@ export interface TimerTarget {
  * Timers on one clock: `start` calls `target.onTimer()` once after `duration` (finite; `millis` is
  * the same in milliseconds) unless `cancel` gets its handle first. A handle, not a cancel
  * closure, and the target as the timer's argument: a timer per wait allocates no closure.
+ * `now` is the clock's time in milliseconds, as the timers count it.
  */
 export interface Schedule {
   readonly start: (duration: Duration.Duration, millis: number, target: TimerTarget) => unknown
   readonly cancel: (handle: unknown) => void
+  readonly now: () => number
 }
 
 /** Host timers accept at most 2^31-1 ms; longer ones never fire (as Effect's live clock does). */
@@ -40,7 +42,9 @@ const hostSchedule: Schedule = {
   start: (_duration, millis, target) => millis > MAX_TIMER_MILLIS ? undefined : setTimeout(fire, millis, target),
   cancel: (handle) => {
     if (handle !== undefined) clearTimeout(handle as ReturnType<typeof setTimeout>)
-  }
+  },
+  // Monotonic, as host timers are: a wall-clock step must not stretch or cut a timeout.
+  now: () => performance.now()
 }
 
 const fiberSchedule = (clock: Clock.Clock): Schedule => ({
@@ -48,15 +52,18 @@ const fiberSchedule = (clock: Clock.Clock): Schedule => ({
     Effect.runFork(Effect.andThen(clock.sleep(duration), Effect.sync(() => target.onTimer()))),
   cancel: (handle) => {
     Effect.runFork(Fiber.interrupt(handle as Fiber.RuntimeFiber<void>))
-  }
+  },
+  now: () => clock.unsafeCurrentTimeMillis()
 })
 
 /** The scheduler for a clock (read once per socket, when it is made). */
 export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? hostSchedule : fiberSchedule(clock)
 
 /**
- * One async wait, settled once, with an inactivity timer re-armed on progress: the shape of every
- * socket read and send that cannot complete at once. A subclass installs its wakers in `start`
+ * One async wait, settled once, with an inactivity timer: the shape of every socket read and send
+ * that cannot complete at once. Progress only notes the time; when the timer fires early because
+ * progress was made since, it is armed again for what is left. A bulk read woken once per chunk
+ * then costs one clock read per chunk instead of a host timer cancelled and made again. A subclass installs its wakers in `start`
  * (it may settle at once), removes them in `stop`, decides what a timeout means in `onTimeout`
  * and what an interruption leaves behind in `onInterrupt`. One object per wait, methods on the
  * prototype: a wait sits on the hot path of every request, so it allocates as little as it can.
@@ -67,6 +74,8 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   private timer: unknown = undefined
   /** The timeout in milliseconds; -1: none. */
   private readonly millis: number
+  /** When progress was last made (or the wait began), on the schedule's clock. */
+  private lastProgress = 0
   private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
 
   constructor(readonly schedule: Schedule, readonly timeout: Duration.Duration) {
@@ -82,7 +91,10 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   run(): Effect.Effect<A, E> {
     return Effect.async<A, E>((resume) => {
       this.resume = resume
-      this.progress()
+      if (this.millis >= 0) {
+        this.lastProgress = this.schedule.now()
+        this.timer = this.schedule.start(this.timeout, this.millis, this)
+      }
       this.start()
       return Effect.sync(() => {
         if (this.settled) return
@@ -106,15 +118,21 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
     this.resume!(settle.call(this))
   }
 
-  /** Progress was made: re-arms the inactivity timer. */
+  /** Progress was made: the inactivity timeout counts from now. */
   progress(): void {
-    if (this.timer !== undefined) this.schedule.cancel(this.timer)
-    this.timer = this.millis >= 0 ? this.schedule.start(this.timeout, this.millis, this) : undefined
+    if (this.millis >= 0) this.lastProgress = this.schedule.now()
   }
 
-  /** @internal the timer fired */
+  /** @internal the timer fired: a timeout, or progress since it was armed and a new timer */
   onTimer(): void {
-    if (!this.settled) this.onTimeout()
+    this.timer = undefined
+    if (this.settled) return
+    const left = this.lastProgress + this.millis - this.schedule.now()
+    if (left > 0) {
+      this.timer = this.schedule.start(Duration.millis(left), left, this)
+      return
+    }
+    this.onTimeout()
   }
 
   private halt(): void {
