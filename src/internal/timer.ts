@@ -20,13 +20,13 @@ export interface TimerTarget {
 }
 
 /**
- * Timers on one clock: `start` calls `target.onTimer()` once after `duration` (finite; `millis` is
- * the same in milliseconds) unless `cancel` gets its handle first. A handle, not a cancel
- * closure, and the target as the timer's argument: a timer per wait allocates no closure.
- * `now` is the clock's time in milliseconds, as the timers count it.
+ * Timers on one clock: `start` calls `target.onTimer()` once after `millis` (finite) unless
+ * `cancel` gets its handle first. A handle, not a cancel closure, and the target as the timer's
+ * argument: a timer per wait allocates no closure. `now` is the clock's time in milliseconds, as
+ * the timers count it.
  */
 export interface Schedule {
-  readonly start: (duration: Duration.Duration, millis: number, target: TimerTarget) => unknown
+  readonly start: (millis: number, target: TimerTarget) => unknown
   readonly cancel: (handle: unknown) => void
   readonly now: () => number
 }
@@ -39,7 +39,7 @@ const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 const fire = (target: TimerTarget): void => target.onTimer()
 
 const hostSchedule: Schedule = {
-  start: (_duration, millis, target) => millis > MAX_TIMER_MILLIS ? undefined : setTimeout(fire, millis, target),
+  start: (millis, target) => millis > MAX_TIMER_MILLIS ? undefined : setTimeout(fire, millis, target),
   cancel: (handle) => {
     if (handle !== undefined) clearTimeout(handle as ReturnType<typeof setTimeout>)
   },
@@ -48,8 +48,8 @@ const hostSchedule: Schedule = {
 }
 
 const fiberSchedule = (clock: Clock.Clock): Schedule => ({
-  start: (duration, _millis, target) =>
-    Effect.runFork(Effect.andThen(clock.sleep(duration), Effect.sync(() => target.onTimer()))),
+  start: (millis, target) =>
+    Effect.runFork(Effect.andThen(clock.sleep(Duration.millis(millis)), Effect.sync(() => target.onTimer()))),
   cancel: (handle) => {
     Effect.runFork(Fiber.interrupt(handle as Fiber.RuntimeFiber<void>))
   },
@@ -63,9 +63,11 @@ export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? 
  * One async wait, settled once, with an inactivity timer: the shape of every socket read and send
  * that cannot complete at once. Progress only notes the time; when the timer fires early because
  * progress was made since, it is armed again for what is left. A bulk read woken once per chunk
- * then costs one clock read per chunk instead of a host timer cancelled and made again. A subclass installs its wakers in `start`
- * (it may settle at once), removes them in `stop`, decides what a timeout means in `onTimeout`
- * and what an interruption leaves behind in `onInterrupt`. One object per wait, methods on the
+ * then costs one clock read per chunk instead of a host timer cancelled and made again.
+ *
+ * A subclass installs its wakers in `start` (it may settle at once), removes them in `stop`,
+ * decides what a timeout means in `onTimeout` and what an interruption leaves behind in
+ * `onInterrupt`. One object per wait, methods on the
  * prototype: a wait sits on the hot path of every request, so it allocates as little as it can.
  */
 export abstract class InactivityWait<A, E> implements TimerTarget {
@@ -78,7 +80,7 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   private lastProgress = 0
   private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
 
-  constructor(readonly schedule: Schedule, readonly timeout: Duration.Duration) {
+  constructor(readonly schedule: Schedule, timeout: Duration.Duration) {
     this.millis = Duration.isFinite(timeout) ? Duration.toMillis(timeout) : -1
   }
 
@@ -93,7 +95,7 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
       this.resume = resume
       if (this.millis >= 0) {
         this.lastProgress = this.schedule.now()
-        this.timer = this.schedule.start(this.timeout, this.millis, this)
+        this.timer = this.schedule.start(this.millis, this)
       }
       this.start()
       return Effect.sync(() => {
@@ -129,7 +131,7 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
     if (this.settled) return
     const left = this.lastProgress + this.millis - this.schedule.now()
     if (left > 0) {
-      this.timer = this.schedule.start(Duration.millis(left), left, this)
+      this.timer = this.schedule.start(left, this)
       return
     }
     this.onTimeout()
