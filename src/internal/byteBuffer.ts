@@ -277,7 +277,8 @@ export class ByteBuffer {
     this.head = EMPTY
     this.start = 0
     this.unread = 0
-    this.queue = undefined
+    // The array itself is kept (emptied): a read spanning chunks would otherwise make a new one.
+    if (this.queue !== undefined) this.queue.length = 0
     this.next = 0
     this.pack = undefined
     this.packIsLast = false
