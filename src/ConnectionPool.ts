@@ -151,7 +151,7 @@ export interface ConnectionPool {
  * })
  * ```
  */
-export const ConnectionPool: Context.Tag<ConnectionPool, ConnectionPool> = internal.tag
+export const ConnectionPool: Context.Service<ConnectionPool, ConnectionPool> = internal.tag
 
 /**
  * Options of the pool layer: limits per pool name or key (exactly as the socket computes it:
@@ -169,7 +169,7 @@ export interface Options {
 }
 
 /**
- * The pool's Effect metrics, each tagged with `key` (and `reason` for evictions). Gauges hold the
+ * The pool's Effect metrics, each with the attribute `key` (and `reason` for evictions). Gauges hold the
  * current per-key counts of the pool that changed them last (one pool per process is the normal
  * case); counters add up.
  *
@@ -180,18 +180,18 @@ export interface Options {
  * import { Effect, Metric } from "effect"
  * import { ConnectionPool } from "effect-cosocket"
  *
- * const idle = Metric.value(ConnectionPool.metrics.idle.pipe(Metric.tagged("key", "127.0.0.1:6379")))
+ * const idle = Metric.value(ConnectionPool.metrics.idle.pipe(Metric.withAttributes({ key: "127.0.0.1:6379" })))
  * ```
  */
 export const metrics: {
-  readonly idle: Metric.Metric.Gauge<number>
-  readonly active: Metric.Metric.Gauge<number>
-  readonly waiting: Metric.Metric.Gauge<number>
-  readonly created: Metric.Metric.Counter<number>
-  readonly reused: Metric.Metric.Counter<number>
-  readonly evicted: Metric.Metric.Counter<number>
-  readonly backlogFull: Metric.Metric.Counter<number>
-  readonly waitTimeouts: Metric.Metric.Counter<number>
+  readonly idle: Metric.Gauge<number>
+  readonly active: Metric.Gauge<number>
+  readonly waiting: Metric.Gauge<number>
+  readonly created: Metric.Counter<number>
+  readonly reused: Metric.Counter<number>
+  readonly evicted: Metric.Counter<number>
+  readonly backlogFull: Metric.Counter<number>
+  readonly waitTimeouts: Metric.Counter<number>
 } = internal.metrics
 
 /**

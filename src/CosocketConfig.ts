@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -41,17 +40,17 @@ export interface Settings {
 }
 
 /**
- * Settings given by the user: any subset, as `DurationInput`s.
+ * Settings given by the user: any subset, durations as `Duration.Input`s.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  readonly sendTimeout?: Duration.DurationInput | undefined
-  readonly readTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: Duration.Input | undefined
+  readonly sendTimeout?: Duration.Input | undefined
+  readonly readTimeout?: Duration.Input | undefined
   readonly poolSize?: number | undefined
-  readonly keepaliveTimeout?: Duration.DurationInput | undefined
+  readonly keepaliveTimeout?: Duration.Input | undefined
   readonly maxLineLength?: number | undefined
   readonly maxReceiveSize?: number | undefined
   readonly noDelay?: boolean | undefined
@@ -99,9 +98,12 @@ export const defaults: Settings = {
  * })
  * ```
  */
-export class CosocketConfig extends Context.Reference<CosocketConfig>()("effect-cosocket/CosocketConfig", {
-  defaultValue: () => defaults
-}) {}
+export const CosocketConfig: Context.Reference<Settings> = Context.Reference<Settings>(
+  "effect-cosocket/CosocketConfig",
+  {
+    defaultValue: () => defaults
+  }
+)
 
 /**
  * Validates options over a base (the defaults unless given), naming the offending option.
@@ -156,5 +158,5 @@ export const layer = (options: Options): Layer.Layer<never, InvalidArgument> =>
  */
 export const layerConfig = (
   config: Config.Config<Options>
-): Layer.Layer<never, InvalidArgument | ConfigError.ConfigError> =>
+): Layer.Layer<never, InvalidArgument | Config.ConfigError> =>
   Layer.effect(CosocketConfig, Effect.flatMap(config, (options) => make(options)))

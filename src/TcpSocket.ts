@@ -13,7 +13,7 @@ import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as ConnectionPool from "./ConnectionPool.js"
-import { CosocketConfig } from "./CosocketConfig.js"
+import { CosocketConfig, type Settings as CosocketSettings } from "./CosocketConfig.js"
 import type * as CosocketError from "./CosocketError.js"
 import * as internal from "./internal/tcpSocket.js"
 import type * as Tls from "./Tls.js"
@@ -59,9 +59,9 @@ export interface ConnectOptions {
  */
 export interface ConnectionOptions extends ConnectOptions {
   /** Connect, send and read timeouts at once (as `setTimeout`); default from `CosocketConfig`. */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** How long the connection may stay idle in the pool (as `setKeepalive(idle)`); `0` unlimited. */
-  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -191,11 +191,11 @@ export interface TcpSocket {
     | CosocketError.InvalidArgument
   >
   /** Connect, send and read timeouts at once; `0` means the configured default, infinity none. */
-  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, CosocketError.InvalidArgument>
+  setTimeout(timeout: Duration.Input): Effect.Effect<void, CosocketError.InvalidArgument>
   setTimeouts(
-    connect: Duration.DurationInput,
-    send: Duration.DurationInput,
-    read: Duration.DurationInput
+    connect: Duration.Input,
+    send: Duration.Input,
+    read: Duration.Input
   ): Effect.Effect<void, CosocketError.InvalidArgument>
   /** Sets a socket option on the current connection. */
   setOption(
@@ -212,7 +212,7 @@ export interface TcpSocket {
    * EOF or data, or a dirty state is closed instead and the reason returned.
    */
   setKeepalive(
-    idle?: Duration.DurationInput,
+    idle?: Duration.Input,
     options?: { readonly force?: boolean | undefined }
   ): Effect.Effect<void, KeepaliveError>
   /** How many times the current connection came out of the pool (0: fresh). */
@@ -255,18 +255,17 @@ export const make: Effect.Effect<
   TcpSocket,
   never,
   Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
-> = Effect.withFiberRuntime((fiber) => {
+> = Effect.withFiber((fiber) => {
   const services = servicesOf(fiber)
-  const scope = Context.get(fiber.currentContext as Context.Context<Scope.Scope>, Scope.Scope)
+  const scope = Context.get(fiber.context as Context.Context<Scope.Scope>, Scope.Scope)
   return internal.make(services.connector, services.pool, services.config, services.clock, scope)
 })
 
 interface Services {
   readonly context: Context.Context<never>
-  readonly defaultServices: Context.Context<never>
   readonly connector: Transport.StreamConnector
   readonly pool: ConnectionPool.ConnectionPool
-  readonly config: Context.Tag.Service<typeof CosocketConfig>
+  readonly config: CosocketSettings
   readonly clock: Clock.Clock
 }
 
@@ -278,18 +277,16 @@ interface Services {
 let lastServices: Services | undefined = undefined
 
 /** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
-const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Services => {
-  const context = fiber.currentContext as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
-  const defaultServices = fiber.currentDefaultServices
+const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): Services => {
+  const context = fiber.context as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
   const last = lastServices
-  if (last !== undefined && last.context === context && last.defaultServices === defaultServices) return last
+  if (last !== undefined && last.context === context) return last
   return lastServices = {
     context,
-    defaultServices,
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
     config: Context.get(context, CosocketConfig),
-    clock: Context.get(defaultServices, Clock.Clock)
+    clock: Context.get(context, Clock.Clock)
   }
 }
 
@@ -320,7 +317,7 @@ const servicesOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Services => {
 export const withSocket = <A, E, R>(
   use: (socket: TcpSocket) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | CosocketError.InvalidArgument, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
-  Effect.withFiberRuntime((fiber) => {
+  Effect.withFiber((fiber) => {
     const services = servicesOf(fiber)
     return internal.withSocket(services.connector, services.pool, services.config, services.clock, use)
   })
@@ -373,7 +370,7 @@ export const withConnection: {
     (unix ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
   )
   if (!(prepared instanceof internal.PreparedConnection)) return Effect.fail(prepared)
-  return Effect.withFiberRuntime((fiber) => {
+  return Effect.withFiber((fiber) => {
     const services = servicesOf(fiber)
     return internal.withConnection(services.connector, services.pool, services.config, services.clock, prepared)
   })
@@ -441,7 +438,7 @@ export const connect: {
 export const withKeepalive = <A, E, R>(
   socket: TcpSocket,
   use: Effect.Effect<A, E, R>,
-  idle?: Duration.DurationInput
+  idle?: Duration.Input
 ): Effect.Effect<A, E, R> =>
   Effect.onExit(use, (exit) =>
     exit._tag === "Success"

@@ -176,10 +176,9 @@ export interface StreamConnector {
  * })
  * ```
  */
-export class TcpConnector extends Context.Tag("effect-cosocket/Transport/TcpConnector")<
-  TcpConnector,
-  StreamConnector
->() {}
+export class TcpConnector extends Context.Service<TcpConnector, StreamConnector>()(
+  "effect-cosocket/Transport/TcpConnector"
+) {}
 
 /**
  * Where a connected datagram endpoint delivers what it receives. Datagrams arrive whole (never
@@ -267,7 +266,6 @@ export interface DatagramConnector {
  * })
  * ```
  */
-export class UdpConnector extends Context.Tag("effect-cosocket/Transport/UdpConnector")<
-  UdpConnector,
-  DatagramConnector
->() {}
+export class UdpConnector extends Context.Service<UdpConnector, DatagramConnector>()(
+  "effect-cosocket/Transport/UdpConnector"
+) {}

@@ -113,7 +113,7 @@ export interface UdpSocket {
   /** Closes the socket; `SocketClosed` when it is not connected. */
   readonly close: Effect.Effect<void, CloseError>
   /** The read timeout of `receive`; `0` means the configured default, infinity none. */
-  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, CosocketError.InvalidArgument>
+  setTimeout(timeout: Duration.Input): Effect.Effect<void, CosocketError.InvalidArgument>
   /**
    * How many datagrams this socket dropped because its queue (`CosocketConfig.udpQueueSize`) was
    * full, over its whole life.

@@ -13,13 +13,12 @@
  *
  * @internal
  */
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import type * as Api from "../ConnectionPool.js"
 import { CosocketConfig } from "../CosocketConfig.js"
@@ -60,6 +59,43 @@ export const metrics = {
 }
 
 type EvictReason = "idleTimeout" | "lru" | "peerActivity" | "shutdown"
+
+const gaugeWith = (base: Metric.Gauge<number>, attributes: Metric.Metric.AttributeSet): Metric.Gauge<number> =>
+  Metric.gauge(base.id, { description: base.description, attributes })
+
+const counterWith = (base: Metric.Counter<number>, attributes: Metric.Metric.AttributeSet): Metric.Counter<number> =>
+  Metric.counter(base.id, { description: base.description, attributes, incremental: true })
+
+/**
+ * One key's series of the pool metrics. Each is made once with its attributes, so an update
+ * finds its series without merging attributes again (`Metric.withAttributes` would merge them on
+ * every update).
+ */
+class KeyMetrics {
+  readonly idle: Metric.Gauge<number>
+  readonly active: Metric.Gauge<number>
+  readonly waiting: Metric.Gauge<number>
+  readonly created: Metric.Counter<number>
+  readonly reused: Metric.Counter<number>
+  readonly backlogFull: Metric.Counter<number>
+  readonly waitTimeouts: Metric.Counter<number>
+  private readonly evictedBy: Partial<Record<EvictReason, Metric.Counter<number>>> = {}
+
+  constructor(readonly key: string) {
+    const attributes = { key }
+    this.idle = gaugeWith(metrics.idle, attributes)
+    this.active = gaugeWith(metrics.active, attributes)
+    this.waiting = gaugeWith(metrics.waiting, attributes)
+    this.created = counterWith(metrics.created, attributes)
+    this.reused = counterWith(metrics.reused, attributes)
+    this.backlogFull = counterWith(metrics.backlogFull, attributes)
+    this.waitTimeouts = counterWith(metrics.waitTimeouts, attributes)
+  }
+
+  evicted(reason: EvictReason): Metric.Counter<number> {
+    return this.evictedBy[reason] ??= counterWith(metrics.evicted, { key: this.key, reason })
+  }
+}
 
 // -------------------------------------------------------------------------------------------------
 // intrusive doubly linked list
@@ -230,8 +266,7 @@ class KeyPool {
   readonly evicted = { idleTimeout: 0, lru: 0, peerActivity: 0, shutdown: 0 }
   /** The gauge values last published (-1: never), so `publish` sets only what changed. */
   readonly shown = { idle: -1, active: -1, waiting: -1 }
-  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  private evictedLabels: Partial<Record<EvictReason, ReadonlyArray<MetricLabel.MetricLabel>>> = {}
+  readonly metrics: KeyMetrics
 
   constructor(
     readonly key: string,
@@ -239,11 +274,7 @@ class KeyPool {
     readonly backlog: number | undefined,
     readonly declared: boolean
   ) {
-    this.labels = [MetricLabel.make("key", key)]
-  }
-
-  labelsFor(reason: EvictReason): ReadonlyArray<MetricLabel.MetricLabel> {
-    return this.evictedLabels[reason] ??= [...this.labels, MetricLabel.make("reason", reason)]
+    this.metrics = new KeyMetrics(key)
   }
 
   get isEmpty(): boolean {
@@ -307,6 +338,8 @@ class PoolImpl implements Api.ConnectionPool {
 
   constructor(
     private readonly clock: Clock.Clock,
+    /** Where metric updates go: the context the pool was made in (its `MetricRegistry`). */
+    private readonly context: Context.Context<never>,
     private readonly defaultSize: number,
     declared: ReadonlyArray<readonly [string, number, number | undefined]>
   ) {
@@ -350,7 +383,7 @@ class PoolImpl implements Api.ConnectionPool {
     }
     if (kp.waiters.length >= kp.backlog) {
       kp.backlogFull++
-      metrics.backlogFull.unsafeUpdate(1, kp.labels)
+      kp.metrics.backlogFull.updateUnsafe(1, this.context)
       return new PoolBacklogFull({ key, size: kp.size, backlog: kp.backlog })
     }
     return kp
@@ -370,11 +403,11 @@ class PoolImpl implements Api.ConnectionPool {
   private wait(kp: KeyPool, timeout: Duration.Duration): Effect.Effect<Api.Lease, SocketTimeout | PoolClosed> {
     const waiter = new Waiter(kp)
     return Effect.interruptible(
-      Effect.async<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
+      Effect.callback<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
         waiter.resume = resume
         kp.waiters.pushBack(waiter)
         if (Duration.isFinite(timeout)) {
-          waiter.deadline = this.clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
+          waiter.deadline = this.clock.currentTimeMillisUnsafe() + Duration.toMillis(timeout)
           this.schedule(waiter)
         }
         this.publish(kp)
@@ -448,7 +481,7 @@ class PoolImpl implements Api.ConnectionPool {
     transport.setWaker(() => this.evict(entry, "peerActivity", true))
     const millis = idleMillis(idleTimeout)
     if (millis !== Infinity) {
-      entry.deadline = this.clock.unsafeCurrentTimeMillis() + millis
+      entry.deadline = this.clock.currentTimeMillisUnsafe() + millis
       this.schedule(entry)
     }
     this.publish(kp)
@@ -470,7 +503,7 @@ class PoolImpl implements Api.ConnectionPool {
     entry.transport.setWaker(undefined)
     entry.transport.destroy()
     kp.evicted[reason]++
-    metrics.evicted.unsafeUpdate(1, kp.labelsFor(reason))
+    kp.metrics.evicted(reason).updateUnsafe(1, this.context)
   }
 
   /** Pops the most recently pooled idle connection still fit for use; closes stale ones on the way. */
@@ -481,7 +514,7 @@ class PoolImpl implements Api.ConnectionPool {
       if (entry === undefined) return undefined
       this.heap.remove(entry)
       if (entry.deadline !== Infinity) {
-        if (now < 0) now = this.clock.unsafeCurrentTimeMillis()
+        if (now < 0) now = this.clock.currentTimeMillisUnsafe()
         if (entry.deadline <= now) {
           this.close(entry, "idleTimeout")
           continue
@@ -502,21 +535,22 @@ class PoolImpl implements Api.ConnectionPool {
 
   private countCreate(kp: KeyPool): void {
     kp.created++
-    metrics.created.unsafeUpdate(1, kp.labels)
+    kp.metrics.created.updateUnsafe(1, this.context)
   }
 
   private countReuse(kp: KeyPool): void {
     kp.reused++
-    metrics.reused.unsafeUpdate(1, kp.labels)
+    kp.metrics.reused.updateUnsafe(1, this.context)
   }
 
   /** Sets the key's gauges; only those whose value changed (a check-out moves two of three). */
   private publish(kp: KeyPool): void {
     const shown = kp.shown
-    if (shown.idle !== kp.idle.length) metrics.idle.unsafeUpdate(shown.idle = kp.idle.length, kp.labels)
-    if (shown.active !== kp.active) metrics.active.unsafeUpdate(shown.active = kp.active, kp.labels)
+    const context = this.context
+    if (shown.idle !== kp.idle.length) kp.metrics.idle.updateUnsafe(shown.idle = kp.idle.length, context)
+    if (shown.active !== kp.active) kp.metrics.active.updateUnsafe(shown.active = kp.active, context)
     if (shown.waiting !== kp.waiters.length) {
-      metrics.waiting.unsafeUpdate(shown.waiting = kp.waiters.length, kp.labels)
+      kp.metrics.waiting.updateUnsafe(shown.waiting = kp.waiters.length, context)
     }
   }
 
@@ -538,7 +572,7 @@ class PoolImpl implements Api.ConnectionPool {
     }
   }
 
-  private readonly awaitPoke: Effect.Effect<void> = Effect.async<void>((resume) => {
+  private readonly awaitPoke: Effect.Effect<void> = Effect.callback<void>((resume) => {
     if (this.poked) return resume(Effect.void)
     this.signal = () => resume(Effect.void)
     return Effect.sync(() => {
@@ -548,7 +582,7 @@ class PoolImpl implements Api.ConnectionPool {
 
   readonly sweeper: Effect.Effect<never> = Effect.suspend(() => {
     this.poked = false
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = this.clock.currentTimeMillisUnsafe()
     this.expire(now)
     const next = this.heap.peek()
     this.sweepAt = next === undefined ? Infinity : next.deadline
@@ -568,7 +602,7 @@ class PoolImpl implements Api.ConnectionPool {
         kp.waiters.remove(waiter)
         this.heap.remove(waiter)
         kp.waitTimeouts++
-        metrics.waitTimeouts.unsafeUpdate(1, kp.labels)
+        kp.metrics.waitTimeouts.updateUnsafe(1, this.context)
         this.publish(kp)
         this.cleanup(kp)
         waiter.resume!(Effect.fail(new SocketTimeout({ operation: "pool" })))
@@ -626,7 +660,7 @@ class PoolImpl implements Api.ConnectionPool {
 // -------------------------------------------------------------------------------------------------
 // constructors
 
-export const tag = Context.GenericTag<Api.ConnectionPool>("effect-cosocket/ConnectionPool")
+export const tag = Context.Service<Api.ConnectionPool>("effect-cosocket/ConnectionPool")
 
 const declaredPools = (
   options: Api.Options | undefined,
@@ -665,8 +699,8 @@ export const make = (options?: Api.Options): Effect.Effect<Api.ConnectionPool, I
     const config = yield* CosocketConfig
     const declared = declaredPools(options, config.poolSize)
     if (validate.isInvalid(declared)) return yield* Effect.fail(declared)
-    const clock = yield* Effect.clock
-    const pool = new PoolImpl(clock, config.poolSize, declared)
+    const clock = yield* Clock.Clock
+    const pool = new PoolImpl(clock, yield* Effect.context<never>(), config.poolSize, declared)
     const scope = yield* Effect.scope
     // Interrupted when the scope closes, after the shutdown finalizer below (finalizers run LIFO).
     yield* Effect.forkIn(Effect.interruptible(pool.sweeper), scope)
@@ -675,7 +709,7 @@ export const make = (options?: Api.Options): Effect.Effect<Api.ConnectionPool, I
   })
 
 export const layer = (options?: Api.Options): Layer.Layer<Api.ConnectionPool, InvalidArgument> =>
-  Layer.scoped(tag, make(options))
+  Layer.effect(tag, make(options))
 
 export const stats: Effect.Effect<ReadonlyMap<string, Api.KeyStats>, never, Api.ConnectionPool> = Effect.flatMap(
   tag,

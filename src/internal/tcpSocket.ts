@@ -8,7 +8,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -389,7 +389,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
           const open = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
           // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
           const connect = upgrade === undefined ? open : this.openTls(open, upgrade)
-          return restore(withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" }))).pipe(
+          return restore(timer.withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" }))).pipe(
             Effect.onExit((exit) =>
               Effect.sync(() => {
                 if (exit._tag === "Success") this.attach(new Connection(exit.value, lease, 0))
@@ -498,18 +498,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
         }
         return Effect.map(
           this.read("receiveUntil", new needs.UntilChunkNeed(state, Math.trunc(size))),
-          Option.fromNullable
+          Option.fromNullishOr
         )
       })
     return {
       read,
       readChunk,
+      // The end marker ends the stream (a `Cause.Done` failure is the end of a pull).
       stream: (size) =>
-        Stream.repeatEffectOption(
-          readChunk(size).pipe(
-            Effect.mapError(Option.some),
-            Effect.flatMap((chunk) => chunk._tag === "Some" ? Effect.succeed(chunk.value) : Effect.fail(Option.none()))
-          )
+        Stream.fromEffectRepeat(
+          Effect.flatMap(readChunk(size), (chunk) => chunk._tag === "Some" ? Effect.succeed(chunk.value) : Cause.done())
         )
     }
   }
@@ -609,7 +607,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
   }
 
   setKeepalive(
-    idle?: Duration.DurationInput,
+    idle?: Duration.Input,
     options?: { readonly force?: boolean | undefined }
   ): Effect.Effect<void, Api.KeepaliveError> {
     return Effect.suspend((): Effect.Effect<void, Api.KeepaliveError> => {
@@ -672,7 +670,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
     })
   }
 
-  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, InvalidArgument> {
+  setTimeout(timeout: Duration.Input): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       const t = validate.timeout("timeout", timeout)
       if (validate.isInvalid(t)) return Effect.fail(t)
@@ -689,9 +687,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
   }
 
   setTimeouts(
-    connect: Duration.DurationInput,
-    send: Duration.DurationInput,
-    read: Duration.DurationInput
+    connect: Duration.Input,
+    send: Duration.Input,
+    read: Duration.Input
   ): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       const c = validate.timeout("connect", connect)
@@ -837,7 +835,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
           }
           const upgrade = this.connector.upgradeTls
           if (upgrade === undefined) return Effect.fail(noTlsSupport())
-          return withTimeout(
+          return timer.withTimeout(
             upgrade(conn.transport, parsed.upgrade),
             this.connectTimeout,
             () => new SocketTimeout({ operation: "handshake" })
@@ -850,7 +848,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
                   this.replaceTransport(conn, exit.value)
                   return
                 }
-                const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+                const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
                 if (!(failure instanceof TlsError && failure.reason === "setup")) conn.destroy()
               })
             ),
@@ -1072,13 +1070,6 @@ const outcome = <A>(
 }
 
 const noTlsSupport = (): TlsError => new TlsError({ reason: "setup", detail: "tls is not supported by this connector" })
-
-/** `Effect.timeoutFail` unless the duration is infinite. */
-export const withTimeout = <A, E, E2>(
-  self: Effect.Effect<A, E>,
-  duration: Duration.Duration,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2> => Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
 
 /**
  * A socket object whose lifetime is `use` instead of a `Scope`: when `use` ends, a connection that

@@ -1,6 +1,6 @@
 /**
- * Timers on an Effect `Clock` without a fiber per timer. `Effect.timeoutFail` forks a fiber and
- * races it for every wait, which costs more than the I/O it guards on a hot request path; here a
+ * Timers on an Effect `Clock` without a fiber per timer. `Effect.timeout` forks a fiber and races
+ * it for every wait, which costs more than the I/O it guards on a hot request path; here a
  * timer is a callback:
  *
  * - with Effect's live clock, a plain host timer (what the live clock's `sleep` uses anyway);
@@ -9,7 +9,8 @@
  *
  * @internal
  */
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -34,7 +35,8 @@ export interface Schedule {
 /** Host timers accept at most 2^31-1 ms; longer ones never fire (as Effect's live clock does). */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+/** Effect's live clock: the `Clock` reference's default, which the runtime creates once and keeps. */
+const isLiveClock = (clock: Clock.Clock): boolean => clock === Context.get(Context.empty(), Clock.Clock)
 
 const fire = (target: TimerTarget): void => target.onTimer()
 
@@ -51,13 +53,13 @@ const fiberSchedule = (clock: Clock.Clock): Schedule => ({
   start: (millis, target) =>
     Effect.runFork(Effect.andThen(clock.sleep(Duration.millis(millis)), Effect.sync(() => target.onTimer()))),
   cancel: (handle) => {
-    Effect.runFork(Fiber.interrupt(handle as Fiber.RuntimeFiber<void>))
+    Effect.runFork(Fiber.interrupt(handle as Fiber.Fiber<void>))
   },
-  now: () => clock.unsafeCurrentTimeMillis()
+  now: () => clock.currentTimeMillisUnsafe()
 })
 
 /** The scheduler for a clock (read once per socket, when it is made). */
-export const forClock = (clock: Clock.Clock): Schedule => clock === liveClock ? hostSchedule : fiberSchedule(clock)
+export const forClock = (clock: Clock.Clock): Schedule => isLiveClock(clock) ? hostSchedule : fiberSchedule(clock)
 
 /**
  * One async wait, settled once, with an inactivity timer: the shape of every socket read and send
@@ -91,7 +93,9 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
 
   /** The wait as an Effect (run it once). */
   run(): Effect.Effect<A, E> {
-    return Effect.async<A, E>((resume) => {
+    // One parameter only: a register function that takes the abort signal too makes Effect
+    // allocate an AbortController for every wait.
+    return Effect.callback<A, E>((resume) => {
       this.resume = resume
       if (this.millis >= 0) {
         this.lastProgress = this.schedule.now()
@@ -146,3 +150,13 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
     this.stop()
   }
 }
+
+/** Fails with `onTimeout()` when `self` takes longer than `duration` (when finite). */
+export const withTimeout = <A, E, E2>(
+  self: Effect.Effect<A, E>,
+  duration: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2> =>
+  Duration.isFinite(duration)
+    ? Effect.timeoutOrElse(self, { duration, orElse: () => Effect.fail(onTimeout()) })
+    : self

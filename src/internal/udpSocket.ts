@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as CosocketConfig from "../CosocketConfig.js"
@@ -24,6 +24,7 @@ import {
 import type { DatagramConnector, DatagramTarget, DatagramTransport, TransportFailure } from "../Transport.js"
 import type * as Api from "../UdpSocket.js"
 import { encode } from "./sendable.js"
+import * as timer from "./timer.js"
 import * as validate from "./validate.js"
 
 /** OpenResty's `UDP_MAX_DATAGRAM_SIZE`: the default and the cap of `receive(size)`. */
@@ -209,23 +210,24 @@ export class UdpSocketImpl implements Api.UdpSocket {
         localAddress: this.localAddress,
         handlers: { onDatagram: endpoint.push, onError: endpoint.fail }
       })
-      return withTimeout(open, this.config.connectTimeout, () => new SocketTimeout({ operation: "connect" })).pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (exit._tag === "Success") {
-              endpoint.transport = exit.value
-              // The scope ended or the socket was replaced meanwhile: do not leak the endpoint.
-              if (endpoint.closed) exit.value.close()
-            } else if (this.endpoint === endpoint) {
-              this.endpoint = undefined
-            }
-          })
-        ),
-        Effect.asVoid,
-        Effect.ensuring(Effect.sync(() => {
-          this.busy = false
-        }))
-      )
+      return timer.withTimeout(open, this.config.connectTimeout, () => new SocketTimeout({ operation: "connect" }))
+        .pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Success") {
+                endpoint.transport = exit.value
+                // The scope ended or the socket was replaced meanwhile: do not leak the endpoint.
+                if (endpoint.closed) exit.value.close()
+              } else if (this.endpoint === endpoint) {
+                this.endpoint = undefined
+              }
+            })
+          ),
+          Effect.asVoid,
+          Effect.ensuring(Effect.sync(() => {
+            this.busy = false
+          }))
+        )
     })
   }
 
@@ -246,7 +248,7 @@ export class UdpSocketImpl implements Api.UdpSocket {
       const endpoint = this.check("send")
       if (!(endpoint instanceof Endpoint)) return Effect.fail(endpoint)
       const transport = endpoint.transport!
-      return Effect.async<void, Api.SendError>((resume) => {
+      return Effect.callback<void, Api.SendError>((resume) => {
         let done = false
         const onClose = () => {
           if (done) return
@@ -278,8 +280,8 @@ export class UdpSocketImpl implements Api.UdpSocket {
       const first = endpoint.queue.poll()
       if (first !== undefined) return settle(endpoint, first, max)
       this.busy = true
-      const waitOnce = withTimeout(
-        Effect.async<void>((resume) => {
+      const waitOnce = timer.withTimeout(
+        Effect.callback<void>((resume) => {
           endpoint.waker = () => resume(Effect.void)
           return Effect.sync(() => {
             endpoint.waker = undefined
@@ -323,7 +325,7 @@ export class UdpSocketImpl implements Api.UdpSocket {
     })
   }
 
-  setTimeout(timeout: Duration.DurationInput): Effect.Effect<void, InvalidArgument> {
+  setTimeout(timeout: Duration.Input): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       const t = validate.timeout("timeout", timeout)
       if (validate.isInvalid(t)) return Effect.fail(t)
@@ -356,13 +358,6 @@ export class UdpSocketImpl implements Api.UdpSocket {
     })
   }
 }
-
-/** `Effect.timeoutFail` unless the duration is infinite. */
-const withTimeout = <A, E, E2>(
-  self: Effect.Effect<A, E>,
-  duration: Duration.Duration,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2> => Duration.isFinite(duration) ? Effect.timeoutFail(self, { duration, onTimeout }) : self
 
 /** Turns a queued entry into the receive's result. */
 const settle = (endpoint: Endpoint, entry: Entry, size: number): Effect.Effect<Uint8Array, Api.ReceiveError> => {

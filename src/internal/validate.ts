@@ -19,12 +19,38 @@ export const isInvalid = (u: unknown): u is InvalidArgument => u instanceof Inva
 /** Largest timeout OpenResty accepts (2^31 - 1 ms); larger finite values are `bad timeout value`. */
 export const maxTimeoutMillis = 2 ** 31 - 1
 
-const isNegativeInput = (input: unknown): boolean => {
-  if (typeof input === "number") return input < 0 || Number.isNaN(input)
-  if (typeof input === "bigint") return input < 0n
-  if (typeof input === "string") return input.trimStart().startsWith("-")
-  if (Array.isArray(input)) return input.some((n) => typeof n === "number" && (n < 0 || Number.isNaN(n)))
-  return false
+const durationObjectFields = [
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+]
+
+/**
+ * Decodes what `Duration.Input` admits, and nothing looser: a plain object counts only when each
+ * of its own keys is a unit field holding a number (Effect's decoder reads any object as one,
+ * so `{}` or `{ foo: 1 }` would otherwise become zero, that is "the default"). Negative and NaN
+ * inputs are refused here, because Effect reads NaN as zero.
+ */
+const decodeDuration = (input: unknown): Duration.Duration | undefined => {
+  if (typeof input === "number" && Number.isNaN(input)) return undefined
+  if (typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)) {
+    const keys = Object.keys(input)
+    if (keys.length === 0) return undefined
+    for (const key of keys) {
+      if (!durationObjectFields.includes(key) || typeof (input as Record<string, unknown>)[key] !== "number") {
+        return undefined
+      }
+    }
+  }
+  if (Array.isArray(input) && input.some((n) => Number.isNaN(n))) return undefined
+  const decoded = Duration.fromInput(input as Duration.Input)
+  if (decoded._tag === "None" || Duration.isNegative(decoded.value)) return undefined
+  return decoded.value
 }
 
 /**
@@ -32,10 +58,8 @@ const isNegativeInput = (input: unknown): boolean => {
  * unparsable values and finite values above 2^31-1 ms are `bad timeout value`; infinity is allowed.
  */
 export const timeout = (argument: string, input: unknown): Duration.Duration | undefined | InvalidArgument => {
-  if (isNegativeInput(input)) return invalid(argument, "bad timeout value")
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None") return invalid(argument, "bad timeout value")
-  const duration = decoded.value
+  const duration = decodeDuration(input)
+  if (duration === undefined) return invalid(argument, "bad timeout value")
   if (!Duration.isFinite(duration)) return duration
   const millis = Duration.toMillis(duration)
   if (millis > maxTimeoutMillis) return invalid(argument, "bad timeout value")
@@ -44,10 +68,8 @@ export const timeout = (argument: string, input: unknown): Duration.Duration | u
 
 /** A keepalive idle time: `0` or infinity mean unlimited (returned as infinity). */
 export const idleTimeout = (argument: string, input: unknown): Duration.Duration | InvalidArgument => {
-  if (isNegativeInput(input)) return invalid(argument, "bad timeout value")
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None") return invalid(argument, "bad timeout value")
-  const duration = decoded.value
+  const duration = decodeDuration(input)
+  if (duration === undefined) return invalid(argument, "bad timeout value")
   return Duration.isFinite(duration) && Duration.toMillis(duration) === 0 ? Duration.infinity : duration
 }
 

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -148,7 +149,7 @@ export const fromSocket = (socket: Net.Socket): Effect.Effect<TcpSocket.TcpSocke
   return Effect.gen(function*() {
     const config = yield* CosocketConfig.CosocketConfig
     const connector = { connect: streamTransport.connect, upgradeTls: tlsTransport.upgrade }
-    const cosocket = yield* tcpSocket.make(connector, unpooled, config, yield* Effect.clock, yield* Effect.scope)
+    const cosocket = yield* tcpSocket.make(connector, unpooled, config, yield* Clock.Clock, yield* Effect.scope)
     cosocket.adopt(transport, unpooledLease)
     return cosocket
   })

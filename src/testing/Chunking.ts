@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as FastCheck from "effect/FastCheck"
+import * as FastCheck from "fast-check"
 import { concat as concatParts } from "../internal/sendable.js"
 
 /**

@@ -11,7 +11,6 @@
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
@@ -431,7 +430,7 @@ class Connection {
   failure: Error | undefined = undefined
   socket: Net.Socket | undefined = undefined
   readonly listeners = new Set<() => void>()
-  readonly done = Deferred.unsafeMake<void, ScriptError>(FiberId.none)
+  readonly done = Deferred.makeUnsafe<void, ScriptError>()
   readonly whenClosed: Promise<void>
   readonly remoteAddress: string
   readonly remotePort: number
@@ -495,7 +494,7 @@ const waitFor = (connection: Connection, poll: () => Poll): Effect.Effect<void, 
     if (now !== undefined) {
       return now
     }
-    return Effect.flatten(Effect.async<Effect.Effect<void, ScriptError>>((resume) => {
+    return Effect.flatten(Effect.callback<Effect.Effect<void, ScriptError>>((resume) => {
       const listener = () => {
         const outcome = poll()
         if (outcome !== undefined) {
@@ -530,7 +529,7 @@ const socketAsync = (
   step: number,
   register: (socket: Net.Socket, callback: (error?: Error | null) => void) => void
 ): Effect.Effect<void, ScriptError> =>
-  Effect.async<void, ScriptError>((resume) => {
+  Effect.callback<void, ScriptError>((resume) => {
     register(connection.socket!, (error) => {
       if (error) {
         resume(
@@ -592,7 +591,7 @@ const runStep = (connection: Connection, index: number, step: Step): Effect.Effe
       })
     }
     case "Delay": {
-      return Effect.async<void>((resume) => {
+      return Effect.callback<void>((resume) => {
         const timer = setTimeout(() => resume(Effect.void), step.millis)
         return Effect.sync(() => clearTimeout(timer))
       })
@@ -685,7 +684,7 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
     const slot = (index: number): Deferred.Deferred<Connection> => {
       let deferred = slots.get(index)
       if (deferred === undefined) {
-        deferred = Deferred.unsafeMake<Connection>(FiberId.none)
+        deferred = Deferred.makeUnsafe<Connection>()
         slots.set(index, deferred)
       }
       return deferred
@@ -703,7 +702,7 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
     // finalizers run in reverse order: first the script fibers are interrupted (clearing their
     // timers), then the sockets are destroyed and the server closed
     yield* Effect.addFinalizer(() =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         closing = true
         for (const connection of connections) {
           connection.destroy()
@@ -762,7 +761,7 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
         connection.closed = true
         connection.notify()
       })
-      Deferred.unsafeDone(slot(connection.index), Effect.succeed(connection))
+      Deferred.doneUnsafe(slot(connection.index), Effect.succeed(connection))
       if (tlsOptions === undefined) {
         startScript(connection, raw)
       }
@@ -783,7 +782,7 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
         const connection = findTls(socket)
         if (connection !== undefined) {
           connection.failure ??= error
-          Deferred.unsafeDone(
+          Deferred.doneUnsafe(
             connection.done,
             Effect.fail(new ScriptError({ connection: connection.index, step: 0, reason: "TlsError", cause: error }))
           )
@@ -791,7 +790,7 @@ export const make = (options: Options = {}): Effect.Effect<ScriptedPeer, never, 
       })
     }
 
-    yield* Effect.async<void>((resume) => {
+    yield* Effect.callback<void>((resume) => {
       const onError = (error: Error) => resume(Effect.die(error))
       server.once("error", onError)
       const listening = () => {
@@ -850,7 +849,7 @@ server.listen({ host: "127.0.0.1", port: 0, backlog: 1 }, () => {
 `
 
 const probe = (port: number, millis: number): Effect.Effect<Net.Socket | undefined> =>
-  Effect.async<Net.Socket | undefined>((resume) => {
+  Effect.callback<Net.Socket | undefined>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port })
     socket.on("error", () => {})
     let settled = false
@@ -871,7 +870,7 @@ const probe = (port: number, millis: number): Effect.Effect<Net.Socket | undefin
         }
       }), millis)
     socket.once("connect", () => settle(Effect.succeed(socket)))
-    socket.once("close", () => settle(Effect.dieMessage("ScriptedPeer.blackhole: a probe connection was refused")))
+    socket.once("close", () => settle(Effect.die(new Error("ScriptedPeer.blackhole: a probe connection was refused"))))
     return Effect.sync(() => {
       settled = true
       clearTimeout(timer)
@@ -928,11 +927,11 @@ export const blackhole: Effect.Effect<{ readonly host: string; readonly port: nu
     )
 
     // a real timer: the caller may run under TestClock
-    const port = yield* Effect.async<number>((resume) => {
+    const port = yield* Effect.callback<number>((resume) => {
       let out = ""
       let err = ""
       const timer = setTimeout(() => {
-        resume(Effect.dieMessage(`ScriptedPeer.blackhole: the child did not start: ${err}`))
+        resume(Effect.die(new Error(`ScriptedPeer.blackhole: the child did not start: ${err}`)))
       }, 10_000)
       child.stderr!.on("data", (chunk: Buffer) => {
         err += chunk.toString()
@@ -947,7 +946,7 @@ export const blackhole: Effect.Effect<{ readonly host: string; readonly port: nu
       })
       child.once("close", (code) => {
         clearTimeout(timer)
-        resume(Effect.dieMessage(`ScriptedPeer.blackhole: the child exited (${code}): ${err}`))
+        resume(Effect.die(new Error(`ScriptedPeer.blackhole: the child exited (${code}): ${err}`)))
       })
       return Effect.sync(() => clearTimeout(timer))
     })
@@ -959,5 +958,5 @@ export const blackhole: Effect.Effect<{ readonly host: string; readonly port: nu
       }
       fillers.push(socket)
     }
-    return yield* Effect.dieMessage("ScriptedPeer.blackhole: connects still complete after 32 held connections")
+    return yield* Effect.die(new Error("ScriptedPeer.blackhole: connects still complete after 32 held connections"))
   })

@@ -102,7 +102,7 @@ export const open = (
   target: DatagramTarget,
   options: DatagramOpenOptions
 ): Effect.Effect<DatagramTransport, ConnectError> =>
-  Effect.async<DatagramTransport, ConnectError>((resume) => {
+  Effect.callback<DatagramTransport, ConnectError>((resume) => {
     if (target._tag === "Unix") {
       resume(Effect.fail(familyMismatch(target)))
       return

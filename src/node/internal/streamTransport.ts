@@ -182,7 +182,7 @@ export const connect = (
   options: StreamConnectOptions,
   lookup?: Net.LookupFunction
 ): Effect.Effect<StreamTransport, ConnectError> =>
-  Effect.async<StreamTransport, ConnectError>((resume) => {
+  Effect.callback<StreamTransport, ConnectError>((resume) => {
     const socket = target._tag === "Unix"
       ? Net.createConnection({ path: target.path, allowHalfOpen: true })
       : Net.createConnection({

@@ -184,7 +184,7 @@ export const upgrade = (
     } catch (error) {
       return Effect.fail(setupError("bad certificate or key", error))
     }
-    return Effect.async<StreamTransport, TlsError>((resume) => {
+    return Effect.callback<StreamTransport, TlsError>((resume) => {
       const serverName = options.serverName
       const checkServerIdentity = (_host: string, cert: Tls.PeerCertificate): Error | undefined => {
         if (!options.verify || serverName === undefined) return undefined
