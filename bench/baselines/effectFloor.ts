@@ -2,7 +2,7 @@
  * Diagnostic, not a competitor: the least a pull-based Effect client does. Sockets in flowing
  * mode frame units (replies, lines, records, parts) on 'data' into a queue, with the raw client's
  * framers; the client takes one Effect per unit, `Effect.succeed` when the unit is already queued
- * and `Effect.async` otherwise. A request/response exchange adds one `Effect.sync` write. No pool,
+ * and `Effect.callback` otherwise. A request/response exchange adds one `Effect.sync` write. No pool,
  * no timeouts, no busy checks, no byte buffer: what remains between this and raw node:net is the
  * Effect runtime itself (fibers, the run loop, the scheduler's hops).
  */
@@ -59,7 +59,7 @@ class PullClient<U> {
     if (this.head < this.queued.length) return Effect.succeed(this.take())
     if (this.closed) return connectionClosed
     if (this.socket.isPaused()) this.socket.resume()
-    return Effect.async<U>((resume) => {
+    return Effect.callback<U>((resume) => {
       this.waiting = resume
     })
   })

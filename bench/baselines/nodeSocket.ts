@@ -1,15 +1,24 @@
 /**
- * Baseline: `@effect/platform-node` NodeSocket, the socket Effect users have today. Each
- * connection runs `socket.run` with a handler that frames replies into a `Queue`; a request is
- * `writer(bytes)` then `Queue.take` per reply.
+ * Baseline: `@effect/platform-node` 4.1's socket, the socket Effect users have today: an
+ * `effect/socket` `Socket` opened with `NodeSocket.makeNet`. Acquiring its reader (in the
+ * workload's scope) dials the connection; the reader is pull-based (the Node socket stays paused,
+ * and each `pull` returns the batch of chunks Node has buffered, or waits for the next one). Each
+ * connection takes the byte `pull` (`Socket.readerBytes`) and the writer once; a request is
+ * `writer.write(bytes)`, then `pull` until the raw client's framer has seen every reply.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import * as Socket from "effect/socket/Socket"
 import { type Sample, timedRequests } from "../lib/index.js"
 import type { Framer } from "./raw.js"
 
+export const NAME = "@effect/platform-node 4.1 socket"
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** Node's chunks are Buffers already; anything else is viewed as one for the framers. */
+const asBuffer = (chunk: Uint8Array): Buffer =>
+  Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 
 export interface RequestResponse {
   readonly host: string
@@ -22,21 +31,24 @@ export interface RequestResponse {
   readonly latency?: boolean | undefined
 }
 
+/** One connection in the enclosing scope: its request effect, after one untimed exchange. */
 const connection = (shape: RequestResponse) =>
   Effect.gen(function*() {
     const socket = yield* NodeSocket.makeNet({ host: shape.host, port: shape.port, noDelay: true })
-    const replies = yield* Queue.unbounded<Buffer>()
-    const framer = shape.framer((reply) => {
-      Queue.unsafeOffer(replies, reply)
+    const pull = yield* Socket.readerBytes(socket)
+    const writer = yield* socket.writer
+    let replies = 0
+    const framer = shape.framer(() => {
+      replies++
     })
-    yield* Effect.forkScoped(
-      socket.run((chunk) => framer.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
-    )
-    const write = yield* socket.writer
-    const take = Queue.take(replies)
+    const send = writer.write(shape.request)
     const request = Effect.gen(function*() {
-      yield* write(shape.request)
-      for (let i = 0; i < shape.repliesPerRequest; i++) yield* take
+      yield* send
+      while (replies < shape.repliesPerRequest) {
+        const chunks = yield* pull
+        for (let i = 0; i < chunks.length; i++) framer.push(asBuffer(chunks[i]))
+      }
+      replies -= shape.repliesPerRequest
     })
     yield* request // untimed: connected and warm
     return request

@@ -88,7 +88,7 @@ export const closedLoop = <E, R>(
 ): Effect.Effect<Sample, E, R> => {
   const callers = range(options.concurrency).map(() => op)
   // Untimed: every caller once, so the pool holds warm connections.
-  return Effect.zipRight(
+  return Effect.andThen(
     Effect.forEach(callers, (caller) => caller, { concurrency: "unbounded", discard: true }),
     timedRequests(callers, options, durationMs)
   )

@@ -5,6 +5,7 @@
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import * as Url from "node:url"
+import * as nodeSocket from "../baselines/nodeSocket.js"
 import { track } from "../lib/processes.js"
 import type { Sample, Workload } from "../lib/types.js"
 
@@ -40,15 +41,11 @@ export const workloads = (host: string, port: number, count: number): ReadonlyAr
     target: { kind: "max", value: 2 },
     targetText: "<= 2 KB",
     note: "1 KB = 1,000 bytes; heapUsed after forced GC, in a child process per sample; " +
-      "NodeSocket: each connection with its run fiber and reply queue",
+      `${nodeSocket.NAME}: each connection's reader acquired in a scope of its own, its pull and writer kept`,
     variants: [
       { name: "effect-cosocket", role: "ours", measure: () => measure("ours", host, port, count) },
       { name: "raw node:net", role: "reference", measure: () => measure("raw", host, port, count) },
-      {
-        name: "@effect/platform-node NodeSocket",
-        role: "baseline",
-        measure: () => measure("nodeSocket", host, port, count)
-      }
+      { name: nodeSocket.NAME, role: "baseline", measure: () => measure("nodeSocket", host, port, count) }
     ]
   }
 ]

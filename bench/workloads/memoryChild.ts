@@ -9,8 +9,8 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import { NodeCosocket, TcpSocket } from "../lib/library.js"
 
@@ -78,25 +78,32 @@ const raw = (): Connections => {
   }
 }
 
+/**
+ * `@effect/platform-node`'s socket: each connection's reader acquired in a scope of its own
+ * (which dials it), its byte `pull` and writer kept, as code that reuses the connection keeps them.
+ */
 const nodeSocket = (): Connections => {
-  const scopes: Array<Scope.CloseableScope> = []
+  const scopes: Array<Scope.Closeable> = []
+  const handles: Array<{ readonly pull: Effect.Effect<unknown, unknown>; readonly writer: Socket.Writer }> = []
+  const ping = new TextEncoder().encode("PING\r\n")
   const one = Effect.gen(function*() {
     const scope = yield* Scope.make()
     scopes.push(scope)
     yield* Effect.gen(function*() {
       const socket = yield* NodeSocket.makeNet({ host, port, noDelay: true })
-      const replies = yield* Queue.unbounded<Uint8Array>()
-      yield* Effect.forkScoped(socket.run((chunk) => {
-        Queue.unsafeOffer(replies, chunk)
-      }))
-      const write = yield* socket.writer
-      yield* write(new TextEncoder().encode("PING\r\n"))
-      yield* Queue.take(replies)
-    }).pipe(Scope.extend(scope))
+      const pull = yield* Socket.readerBytes(socket)
+      const writer = yield* socket.writer
+      yield* writer.write(ping)
+      yield* pull
+      handles.push({ pull, writer })
+    }).pipe(Scope.provide(scope))
   })
   return {
     open: (n) => Effect.runPromise(Effect.forEach(range(n), () => one, { concurrency: "unbounded", discard: true })),
-    close: () => Effect.runPromise(Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true }))
+    close: async () => {
+      handles.length = 0
+      await Effect.runPromise(Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true }))
+    }
   }
 }
 

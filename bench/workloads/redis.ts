@@ -72,7 +72,7 @@ const variants = (
       measure: (ms) => runtime.runPromise(effectFloor.requestResponse(rawShape, ms))
     },
     {
-      name: "@effect/platform-node NodeSocket",
+      name: nodeSocket.NAME,
       role: "baseline",
       measure: (ms) =>
         runtime.runPromise(nodeSocket.requestResponse({
@@ -112,7 +112,7 @@ export const workloads = (redis: RedisServer, runtimes: cosocket.Runtimes): Read
     target: latency ? { kind: "ratio", min, p99Max: 2 } : { kind: "ratio", min },
     targetText: `>= ${min.toFixed(2)}${latency ? ", p99 <= 2x raw" : ""}`,
     note: concurrency > 100
-      ? `ours: ${concurrency} callers share a pool of 100 connections (the rest wait in the backlog); raw, NodeSocket and ioredis: ${concurrency} connections`
+      ? `ours: ${concurrency} callers share a pool of 100 connections (the rest wait in the backlog); raw, the platform-node socket and ioredis: ${concurrency} connections`
       : undefined,
     variants: variants(redis, runtimes, {
       id: "ping",
