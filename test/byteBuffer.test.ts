@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { ByteBuffer } from "../src/internal/byteBuffer.js"
 import { Matcher } from "../src/internal/matcher.js"
 import { text } from "./support/reference.js"
@@ -12,139 +12,139 @@ type Op =
   | { readonly op: "takeAll" | "clear" | "viewAll" }
   | { readonly op: "feed"; readonly pattern: Uint8Array; readonly from: number }
 
-const smallByte = FastCheck.integer({ min: 0, max: 3 })
-const arbitraryOp: FastCheck.Arbitrary<Op> = FastCheck.oneof(
+const smallByte = fc.integer({ min: 0, max: 3 })
+const arbitraryOp: fc.Arbitrary<Op> = fc.oneof(
   {
-    arbitrary: FastCheck.record({
-      op: FastCheck.constant("append" as const),
-      chunk: FastCheck.uint8Array({ min: 0, max: 3, maxLength: 24 })
+    arbitrary: fc.record({
+      op: fc.constant("append" as const),
+      chunk: fc.uint8Array({ min: 0, max: 3, maxLength: 24 })
     }),
     weight: 6
   },
   {
     // Around the 1 KiB packing threshold (small chunks are packed, larger ones queued as they
     // are) and past the 16 KiB packing storage: exercises packing, its overflow and the queue.
-    arbitrary: FastCheck.record({
-      op: FastCheck.constant("appendBig" as const),
-      size: FastCheck.oneof(FastCheck.integer({ min: 200, max: 1500 }), FastCheck.integer({ min: 1500, max: 20_000 })),
+    arbitrary: fc.record({
+      op: fc.constant("appendBig" as const),
+      size: fc.oneof(fc.integer({ min: 200, max: 1500 }), fc.integer({ min: 1500, max: 20_000 })),
       byte: smallByte
     }),
     weight: 2
   },
   {
-    arbitrary: FastCheck.record({
-      op: FastCheck.constant("feed" as const),
-      pattern: FastCheck.uint8Array({ min: 0, max: 3, minLength: 1, maxLength: 3 }),
-      from: FastCheck.nat()
+    arbitrary: fc.record({
+      op: fc.constant("feed" as const),
+      pattern: fc.uint8Array({ min: 0, max: 3, minLength: 1, maxLength: 3 }),
+      from: fc.nat()
     }),
     weight: 2
   },
   {
-    arbitrary: FastCheck.record({
-      op: FastCheck.constantFrom("take" as const, "skip" as const, "indexOf" as const, "at" as const, "view" as const),
-      a: FastCheck.nat(),
-      b: FastCheck.nat()
+    arbitrary: fc.record({
+      op: fc.constantFrom("take" as const, "skip" as const, "indexOf" as const, "at" as const, "view" as const),
+      a: fc.nat(),
+      b: fc.nat()
     }),
     weight: 6
   },
   {
-    arbitrary: FastCheck.record({
-      op: FastCheck.constantFrom("takeAll" as const, "clear" as const, "viewAll" as const)
+    arbitrary: fc.record({
+      op: fc.constantFrom("takeAll" as const, "clear" as const, "viewAll" as const)
     }),
     weight: 1
   }
 )
 
 describe("ByteBuffer", () => {
-  it.prop(
-    "append/take/skip/indexOf/at/view/takeAll/clear equal a plain array model; views never change",
-    { ops: FastCheck.array(arbitraryOp, { maxLength: 40 }) },
-    ({ ops }) => {
-      const buffer = new ByteBuffer()
-      let model: Array<number> = []
-      let consumed = 0
-      const handedOut: Array<readonly [Uint8Array, Array<number>]> = []
-      const handOut = (view: Uint8Array, expected: Array<number>) => {
-        expect(Array.from(view)).toEqual(expected)
-        handedOut.push([view, expected])
-      }
-      for (const op of ops) {
-        switch (op.op) {
-          case "append": {
-            buffer.append(op.chunk)
-            model = model.concat(Array.from(op.chunk))
-            break
-          }
-          case "appendBig": {
-            const chunk = Uint8Array.from({ length: op.size }, (_, i) => (i * 7 + op.byte) % 4)
-            buffer.append(chunk)
-            model = model.concat(Array.from(chunk))
-            break
-          }
-          case "feed": {
-            // Fed chunk by chunk, the streaming search finds what it finds in one contiguous array.
-            const matcher = new Matcher(op.pattern)
-            const from = op.from % (model.length + 1)
-            expect(buffer.feed(matcher, from, 0)).toBe(matcher.feed(Uint8Array.from(model), from, model.length, 0))
-            break
-          }
-          case "take": {
-            const n = op.a % (model.length + 1)
-            handOut(buffer.take(n), model.slice(0, n))
-            model = model.slice(n)
-            consumed += n
-            break
-          }
-          case "skip": {
-            const n = op.a % (model.length + 1)
-            buffer.skip(n)
-            model = model.slice(n)
-            consumed += n
-            break
-          }
-          case "indexOf": {
-            const byte = op.a % 4
-            const from = op.b % (model.length + 2)
-            expect(buffer.indexOf(byte, from)).toBe(model.indexOf(byte, from))
-            break
-          }
-          case "at": {
-            if (model.length > 0) expect(buffer.at(op.a % model.length)).toBe(model[op.a % model.length])
-            break
-          }
-          case "view": {
-            const x = op.a % (model.length + 1)
-            const y = op.b % (model.length + 1)
-            const [from, to] = x <= y ? [x, y] : [y, x]
-            handOut(buffer.view(from, to), model.slice(from, to))
-            break
-          }
-          case "viewAll": {
-            handOut(buffer.view(), model.slice())
-            break
-          }
-          case "takeAll": {
-            handOut(buffer.takeAll(), model)
-            consumed += model.length
-            model = []
-            break
-          }
-          case "clear": {
-            buffer.clear()
-            consumed += model.length
-            model = []
-            break
-          }
+  it("append/take/skip/indexOf/at/view/takeAll/clear equal a plain array model; views never change", () => {
+    fc.assert(
+      fc.property(fc.record({ ops: fc.array(arbitraryOp, { maxLength: 40 }) }), ({ ops }) => {
+        const buffer = new ByteBuffer()
+        let model: Array<number> = []
+        let consumed = 0
+        const handedOut: Array<readonly [Uint8Array, Array<number>]> = []
+        const handOut = (view: Uint8Array, expected: Array<number>) => {
+          expect(Array.from(view)).toEqual(expected)
+          handedOut.push([view, expected])
         }
-        expect(buffer.length).toBe(model.length)
-        expect(buffer.consumed).toBe(consumed)
-        expect(Array.from(buffer.view())).toEqual(model)
-      }
-      // Zero-copy safety: whatever was handed out still holds the bytes it held then.
-      for (const [view, expected] of handedOut) expect(Array.from(view)).toEqual(expected)
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+        for (const op of ops) {
+          switch (op.op) {
+            case "append": {
+              buffer.append(op.chunk)
+              model = model.concat(Array.from(op.chunk))
+              break
+            }
+            case "appendBig": {
+              const chunk = Uint8Array.from({ length: op.size }, (_, i) => (i * 7 + op.byte) % 4)
+              buffer.append(chunk)
+              model = model.concat(Array.from(chunk))
+              break
+            }
+            case "feed": {
+              // Fed chunk by chunk, the streaming search finds what it finds in one contiguous array.
+              const matcher = new Matcher(op.pattern)
+              const from = op.from % (model.length + 1)
+              expect(buffer.feed(matcher, from, 0)).toBe(matcher.feed(Uint8Array.from(model), from, model.length, 0))
+              break
+            }
+            case "take": {
+              const n = op.a % (model.length + 1)
+              handOut(buffer.take(n), model.slice(0, n))
+              model = model.slice(n)
+              consumed += n
+              break
+            }
+            case "skip": {
+              const n = op.a % (model.length + 1)
+              buffer.skip(n)
+              model = model.slice(n)
+              consumed += n
+              break
+            }
+            case "indexOf": {
+              const byte = op.a % 4
+              const from = op.b % (model.length + 2)
+              expect(buffer.indexOf(byte, from)).toBe(model.indexOf(byte, from))
+              break
+            }
+            case "at": {
+              if (model.length > 0) expect(buffer.at(op.a % model.length)).toBe(model[op.a % model.length])
+              break
+            }
+            case "view": {
+              const x = op.a % (model.length + 1)
+              const y = op.b % (model.length + 1)
+              const [from, to] = x <= y ? [x, y] : [y, x]
+              handOut(buffer.view(from, to), model.slice(from, to))
+              break
+            }
+            case "viewAll": {
+              handOut(buffer.view(), model.slice())
+              break
+            }
+            case "takeAll": {
+              handOut(buffer.takeAll(), model)
+              consumed += model.length
+              model = []
+              break
+            }
+            case "clear": {
+              buffer.clear()
+              consumed += model.length
+              model = []
+              break
+            }
+          }
+          expect(buffer.length).toBe(model.length)
+          expect(buffer.consumed).toBe(consumed)
+          expect(Array.from(buffer.view())).toEqual(model)
+        }
+        // Zero-copy safety: whatever was handed out still holds the bytes it held then.
+        for (const [view, expected] of handedOut) expect(Array.from(view)).toEqual(expected)
+      }),
+      { numRuns: 200 }
+    )
+  })
 
   it("an appended chunk into an empty buffer is adopted without a copy; a later append does not write into it", () => {
     const buffer = new ByteBuffer()
@@ -240,26 +240,27 @@ describe("ByteBuffer", () => {
     expect(Array.from(buffer.takeAll())).toEqual(model)
   })
 
-  it.prop(
-    "takeLine(lf) returns the line without any CR and consumes the LF, over any chunking",
-    {
-      line: FastCheck.array(FastCheck.constantFrom(13, 13, 97, 98, 0), { maxLength: 300 }),
-      rest: FastCheck.uint8Array({ maxLength: 8 }),
-      split: FastCheck.nat(310)
-    },
-    ({ line, rest, split }) => {
-      const bytes = Uint8Array.from([...line, 10, ...rest])
-      const b = new ByteBuffer()
-      const at = Math.min(split, bytes.length)
-      b.append(bytes.slice(0, at))
-      b.append(bytes.slice(at))
-      const lf = b.indexOf(10)
-      expect(lf).toBe(line.length)
-      expect(Array.from(b.takeLine(lf))).toEqual(line.filter((x) => x !== 13))
-      expect(b.consumed).toBe(line.length + 1)
-      expect(Array.from(b.view())).toEqual(Array.from(rest))
-    }
-  )
+  it("takeLine(lf) returns the line without any CR and consumes the LF, over any chunking", () => {
+    fc.assert(fc.property(
+      fc.record({
+        line: fc.array(fc.constantFrom(13, 13, 97, 98, 0), { maxLength: 300 }),
+        rest: fc.uint8Array({ maxLength: 8 }),
+        split: fc.nat(310)
+      }),
+      ({ line, rest, split }) => {
+        const bytes = Uint8Array.from([...line, 10, ...rest])
+        const b = new ByteBuffer()
+        const at = Math.min(split, bytes.length)
+        b.append(bytes.slice(0, at))
+        b.append(bytes.slice(at))
+        const lf = b.indexOf(10)
+        expect(lf).toBe(line.length)
+        expect(Array.from(b.takeLine(lf))).toEqual(line.filter((x) => x !== 13))
+        expect(b.consumed).toBe(line.length + 1)
+        expect(Array.from(b.view())).toEqual(Array.from(rest))
+      }
+    ))
+  })
 
   it("take(0) returns an empty array and consumes nothing; empty appends are no-ops", () => {
     const buffer = new ByteBuffer()

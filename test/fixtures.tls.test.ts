@@ -19,7 +19,7 @@ interface Served {
 /** A TLS server on loopback that answers "ok" and closes, bound to the test's scope. */
 const serve = (options: Tls.TlsOptions, host = "127.0.0.1") =>
   Effect.acquireRelease(
-    Effect.async<{ readonly server: Tls.Server; readonly sockets: Set<Net.Socket>; readonly served: Served }>(
+    Effect.callback<{ readonly server: Tls.Server; readonly sockets: Set<Net.Socket>; readonly served: Served }>(
       (resume) => {
         let report: (value: { readonly authorized: boolean; readonly clientCn: string | undefined } | string) => void
         const seen = new Promise<{ readonly authorized: boolean; readonly clientCn: string | undefined } | string>((
@@ -46,7 +46,7 @@ const serve = (options: Tls.TlsOptions, host = "127.0.0.1") =>
       }
     ),
     ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         server.close(() => resume(Effect.void))
         sockets.forEach((socket) => socket.destroy())
       })
@@ -58,7 +58,7 @@ const connect = (options: Tls.ConnectionOptions) =>
     Effect.sync(() => Tls.connect(options)),
     (socket) => Effect.sync(() => socket.destroy())
   ).pipe(Effect.flatMap((socket) =>
-    Effect.async<string>((resume) => {
+    Effect.callback<string>((resume) => {
       let data = ""
       socket.on("data", (chunk: Buffer) => data += chunk.toString())
       socket.on("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? error.message)))
@@ -69,7 +69,7 @@ const connect = (options: Tls.ConnectionOptions) =>
 const serverCert = { key: file("server.key"), cert: file("server.crt") }
 
 describe("TLS fixtures", () => {
-  it.scopedLive("server.crt verifies against ca.crt for localhost, 127.0.0.1, ::1 and a.test", () =>
+  it.live("server.crt verifies against ca.crt for localhost, 127.0.0.1, ::1 and a.test", () =>
     Effect.gen(function*() {
       const server = yield* serve(serverCert)
       const ca = file("ca.crt")
@@ -82,7 +82,7 @@ describe("TLS fixtures", () => {
       expect(yield* connect({ host: "::1", port: six.port, ca })).toBe("ok")
     }))
 
-  it.scopedLive("server-b.crt verifies for b.test only", () =>
+  it.live("server-b.crt verifies for b.test only", () =>
     Effect.gen(function*() {
       const server = yield* serve({ key: file("server-b.key"), cert: file("server-b.crt") })
       const ca = file("ca.crt")
@@ -91,14 +91,14 @@ describe("TLS fixtures", () => {
         .toBe("ERR_TLS_CERT_ALTNAME_INVALID")
     }))
 
-  it.scopedLive("expired.crt fails with CERT_HAS_EXPIRED", () =>
+  it.live("expired.crt fails with CERT_HAS_EXPIRED", () =>
     Effect.gen(function*() {
       const server = yield* serve({ key: file("expired.key"), cert: file("expired.crt") })
       expect(yield* connect({ host: "127.0.0.1", port: server.port, servername: "localhost", ca: file("ca.crt") }))
         .toBe("CERT_HAS_EXPIRED")
     }))
 
-  it.scopedLive("self-signed.crt fails with DEPTH_ZERO_SELF_SIGNED_CERT", () =>
+  it.live("self-signed.crt fails with DEPTH_ZERO_SELF_SIGNED_CERT", () =>
     Effect.gen(function*() {
       const server = yield* serve({ key: file("self-signed.key"), cert: file("self-signed.crt") })
       expect(yield* connect({ host: "127.0.0.1", port: server.port, servername: "localhost", ca: file("ca.crt") }))
@@ -107,7 +107,7 @@ describe("TLS fixtures", () => {
       expect(yield* connect({ host: "127.0.0.1", port: server.port, ca: file("self-signed.crt") })).toBe("ok")
     }))
 
-  it.scopedLive("mutual TLS: client.crt is accepted by a server requiring a certificate", () =>
+  it.live("mutual TLS: client.crt is accepted by a server requiring a certificate", () =>
     Effect.gen(function*() {
       const server = yield* serve({ ...serverCert, ca: file("ca.crt"), requestCert: true, rejectUnauthorized: true })
       const reply = yield* connect({
@@ -122,7 +122,7 @@ describe("TLS fixtures", () => {
       expect(yield* server.seen).toEqual({ authorized: true, clientCn: "effect-cosocket-test-client" })
     }))
 
-  it.scopedLive("mutual TLS: a client without a certificate is rejected", () =>
+  it.live("mutual TLS: a client without a certificate is rejected", () =>
     Effect.gen(function*() {
       const server = yield* serve({ ...serverCert, ca: file("ca.crt"), requestCert: true, rejectUnauthorized: true })
       const reply = yield* connect({

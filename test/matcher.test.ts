@@ -1,15 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { Matcher } from "../src/internal/matcher.js"
 import { bytes, heldBack, indexOfBytes } from "./support/reference.js"
 
 /** Patterns with self-overlapping prefixes, where naive streaming matchers go wrong. */
 const tricky = ["--abc", "aaaaad", "abcabd", "abcabdabcabe", "aa", "aaa", "ab1ab2", "-ab", "a", "abab"]
 
-const arbitraryText = FastCheck.string({ unit: FastCheck.constantFrom("a", "b", "c", "d", "-"), maxLength: 40 })
-const arbitraryPattern = FastCheck.oneof(
-  FastCheck.constantFrom(...tricky),
-  FastCheck.string({ unit: FastCheck.constantFrom("a", "b", "-"), minLength: 1, maxLength: 6 })
+const arbitraryText = fc.string({ unit: fc.constantFrom("a", "b", "c", "d", "-"), maxLength: 40 })
+const arbitraryPattern = fc.oneof(
+  fc.constantFrom(...tricky),
+  fc.string({ unit: fc.constantFrom("a", "b", "-"), minLength: 1, maxLength: 6 })
 )
 
 /**
@@ -76,17 +76,20 @@ describe("Matcher (streaming KMP)", () => {
     expect(m.feed(t, 0, 0, 2)).toBe(-(2 + 1))
   })
 
-  it.prop(
-    "from any start state, feed over the whole text finds the leftmost occurrence like indexOf",
-    { pattern: arbitraryPattern, text: arbitraryText, k: FastCheck.nat() },
-    ({ k: rawK, pattern: p, text: t }) => {
-      const pattern = bytes(p)
-      const k = rawK % pattern.length
-      const text = bytes(t)
-      expect(new Matcher(pattern).feed(text, 0, text.length, k)).toBe(reference(pattern, k, text))
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
+  it("from any start state, feed over the whole text finds the leftmost occurrence like indexOf", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ pattern: arbitraryPattern, text: arbitraryText, k: fc.nat() }),
+        ({ k: rawK, pattern: p, text: t }) => {
+          const pattern = bytes(p)
+          const k = rawK % pattern.length
+          const text = bytes(t)
+          expect(new Matcher(pattern).feed(text, 0, text.length, k)).toBe(reference(pattern, k, text))
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
 
   describe.each(
     [
@@ -94,64 +97,73 @@ describe("Matcher (streaming KMP)", () => {
       ["without a native substring search (a runtime with no Buffer)", null]
     ] as const
   )("%s", (_, search) => {
-    it.prop(
-      "any split points of one array, state carried over, give the same answer as the whole text",
-      {
-        pattern: arbitraryPattern,
-        text: arbitraryText,
-        k: FastCheck.nat(),
-        cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 })
-      },
-      ({ cuts, k: rawK, pattern: p, text: t }) => {
-        const pattern = bytes(p)
-        const k = rawK % pattern.length
-        const text = bytes(t)
-        expect(feedInRanges(new Matcher(pattern, search), text, cuts, k)).toBe(reference(pattern, k, text))
-      },
-      { fastCheck: { numRuns: 300 } }
+    it("any split points of one array, state carried over, give the same answer as the whole text", () => {
+      fc.assert(
+        fc.property(
+          fc.record({
+            pattern: arbitraryPattern,
+            text: arbitraryText,
+            k: fc.nat(),
+            cuts: fc.array(fc.nat(), { maxLength: 8 })
+          }),
+          ({ cuts, k: rawK, pattern: p, text: t }) => {
+            const pattern = bytes(p)
+            const k = rawK % pattern.length
+            const text = bytes(t)
+            expect(feedInRanges(new Matcher(pattern, search), text, cuts, k)).toBe(reference(pattern, k, text))
+          }
+        ),
+        { numRuns: 300 }
+      )
+    })
+  })
+
+  it("separate chunk arrays, state carried over, find the match at the same stream offset", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ pattern: arbitraryPattern, text: arbitraryText, cuts: fc.array(fc.nat(), { maxLength: 8 }) }),
+        ({ cuts, pattern: p, text: t }) => {
+          const pattern = bytes(p)
+          const text = bytes(t)
+          const matcher = new Matcher(pattern)
+          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b)
+          let state = 0
+          let offset = 0
+          let found = -1
+          let from = 0
+          for (const to of [...points, text.length]) {
+            const chunk = text.slice(from, to)
+            const r = matcher.feed(chunk, 0, chunk.length, state)
+            if (r >= 0) {
+              found = offset + r
+              break
+            }
+            state = -r - 1
+            offset += chunk.length
+            from = to
+          }
+          const expected = reference(pattern, 0, text)
+          expect(found >= 0 ? found : -(state + 1)).toBe(expected)
+        }
+      ),
+      { numRuns: 300 }
     )
   })
 
-  it.prop(
-    "separate chunk arrays, state carried over, find the match at the same stream offset",
-    { pattern: arbitraryPattern, text: arbitraryText, cuts: FastCheck.array(FastCheck.nat(), { maxLength: 8 }) },
-    ({ cuts, pattern: p, text: t }) => {
-      const pattern = bytes(p)
-      const text = bytes(t)
-      const matcher = new Matcher(pattern)
-      const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b)
-      let state = 0
-      let offset = 0
-      let found = -1
-      let from = 0
-      for (const to of [...points, text.length]) {
-        const chunk = text.slice(from, to)
-        const r = matcher.feed(chunk, 0, chunk.length, state)
-        if (r >= 0) {
-          found = offset + r
-          break
+  it("bytes outside [from, to) are ignored", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ pattern: arbitraryPattern, before: arbitraryText, text: arbitraryText, after: arbitraryText }),
+        ({ after, before, pattern: p, text: t }) => {
+          const pattern = bytes(p)
+          const whole = bytes(before + t + after)
+          const from = before.length
+          const r = new Matcher(pattern).feed(whole, from, from + t.length, 0)
+          const expected = reference(pattern, 0, bytes(t))
+          expect(r >= 0 ? r - from : r).toBe(expected)
         }
-        state = -r - 1
-        offset += chunk.length
-        from = to
-      }
-      const expected = reference(pattern, 0, text)
-      expect(found >= 0 ? found : -(state + 1)).toBe(expected)
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
-
-  it.prop(
-    "bytes outside [from, to) are ignored",
-    { pattern: arbitraryPattern, before: arbitraryText, text: arbitraryText, after: arbitraryText },
-    ({ after, before, pattern: p, text: t }) => {
-      const pattern = bytes(p)
-      const whole = bytes(before + t + after)
-      const from = before.length
-      const r = new Matcher(pattern).feed(whole, from, from + t.length, 0)
-      const expected = reference(pattern, 0, bytes(t))
-      expect(r >= 0 ? r - from : r).toBe(expected)
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+      ),
+      { numRuns: 200 }
+    )
+  })
 })

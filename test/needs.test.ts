@@ -10,7 +10,7 @@
  * validation of the socket methods, not of the pure state machine).
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { stripCR } from "../src/internal/byteBuffer.js"
 import * as needs from "../src/internal/needs.js"
 import * as Chunking from "../src/testing/Chunking.js"
@@ -26,7 +26,7 @@ import {
   text
 } from "./support/reference.js"
 
-const runs = { fastCheck: { numRuns: 200 } }
+const runs = { numRuns: 200 }
 
 const limit = (which: "maxLineLength" | "maxReceiveSize", max: number) => ({
   limit: `receive limit exceeded: ${which} ${max}`
@@ -74,9 +74,9 @@ const RESP_FOO =
 const arbitraryStream = (alphabet: string, maxLength = 40) =>
   Chunking.arbitraryChunked({ alphabet, maxLength }).map(({ bytes: b, chunks }) => ({ input: text(b), chunks }))
 
-const arbitraryPattern = FastCheck.oneof(
-  FastCheck.constantFrom("--abc", "aaaaad", "abcabd", "abcabdabcabe", "aa", "aaa", "-ab", "abab", "\r\n"),
-  FastCheck.string({ unit: FastCheck.constantFrom("a", "b", "-"), minLength: 1, maxLength: 5 })
+const arbitraryPattern = fc.oneof(
+  fc.constantFrom("--abc", "aaaaad", "abcabd", "abcabdabcabe", "aa", "aaa", "-ab", "abab", "\r\n"),
+  fc.string({ unit: fc.constantFrom("a", "b", "-"), minLength: 1, maxLength: 5 })
 )
 const untilAlphabet = "-abcd\r\n"
 
@@ -85,13 +85,11 @@ const untilAlphabet = "-abcd\r\n"
  * that occurrences, overlaps and partial matches at chunk boundaries are frequent, with a chunking.
  */
 const arbitraryStreamFor = (patterns: ReadonlyArray<string>) =>
-  FastCheck.array(
-    FastCheck.oneof(
-      FastCheck.constantFrom(...patterns),
-      FastCheck.constantFrom(...patterns).chain((p) =>
-        FastCheck.integer({ min: 1, max: p.length }).map((n) => p.slice(0, n))
-      ),
-      FastCheck.constantFrom(...untilAlphabet.split(""))
+  fc.array(
+    fc.oneof(
+      fc.constantFrom(...patterns),
+      fc.constantFrom(...patterns).chain((p) => fc.integer({ min: 1, max: p.length }).map((n) => p.slice(0, n))),
+      fc.constantFrom(...untilAlphabet.split(""))
     ),
     { maxLength: 14 }
   ).map((parts) => parts.join("")).chain((input) =>
@@ -168,47 +166,53 @@ describe("stripCR", () => {
 })
 
 describe("LineNeed", () => {
-  it.prop(
-    "any stream, any chunking: lines split at LF with every CR dropped; EOF before LF -> closed(rest without CRs)",
-    { stream: arbitraryStream("ab\r\n"), finalEnd: FastCheck.constantFrom("eof" as const, "error" as const) },
-    ({ finalEnd, stream: { chunks, input } }) => {
-      const d = new Driver(chunks, finalEnd)
-      const parts = input.split("\n")
-      const expected: Array<Outcome> = [...parts.slice(0, -1).map(removeCR), {
-        closed: removeCR(parts[parts.length - 1])
-      }]
-      expect(readUntilClosed(() => d.line(), input.length + 2)).toEqual(expected)
-      expect(d.viewsIntact()).toBe(true)
-    },
-    runs
-  )
-
-  it.prop(
-    "maxLineLength: a line (CRs counted, LF not) longer than max -> ReceiveLimitExceeded, whatever the chunking",
-    { stream: arbitraryStream("ab\r\n"), max: FastCheck.integer({ min: 0, max: 8 }) },
-    ({ max, stream: { chunks, input } }) => {
-      const d = new Driver(chunks)
-      const parts = input.split("\n")
-      const expected: Array<Outcome> = []
-      for (const [i, part] of parts.entries()) {
-        if (part.length > max) {
-          expected.push(limit("maxLineLength", max))
-          break
+  it("any stream, any chunking: lines split at LF with every CR dropped; EOF before LF -> closed(rest without CRs)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ stream: arbitraryStream("ab\r\n"), finalEnd: fc.constantFrom("eof" as const, "error" as const) }),
+        ({ finalEnd, stream: { chunks, input } }) => {
+          const d = new Driver(chunks, finalEnd)
+          const parts = input.split("\n")
+          const expected: Array<Outcome> = [...parts.slice(0, -1).map(removeCR), {
+            closed: removeCR(parts[parts.length - 1])
+          }]
+          expect(readUntilClosed(() => d.line(), input.length + 2)).toEqual(expected)
+          expect(d.viewsIntact()).toBe(true)
         }
-        expected.push(i === parts.length - 1 ? { closed: removeCR(part) } : removeCR(part))
-      }
-      const got = readUntilClosed(() => d.line(max), input.length + 2)
-      expect(got).toEqual(expected)
-      const hitLimit = parts.some((part) => part.length > max)
-      if (hitLimit) {
-        // Nothing of the offending line was consumed.
-        const consumedLines = expected.length - 1
-        const consumed = parts.slice(0, consumedLines).reduce((n, p) => n + p.length + 1, 0)
-        expect(d.buffer.consumed).toBe(consumed)
-      }
-    },
-    runs
-  )
+      ),
+      runs
+    )
+  })
+
+  it("maxLineLength: a line (CRs counted, LF not) longer than max -> ReceiveLimitExceeded, whatever the chunking", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ stream: arbitraryStream("ab\r\n"), max: fc.integer({ min: 0, max: 8 }) }),
+        ({ max, stream: { chunks, input } }) => {
+          const d = new Driver(chunks)
+          const parts = input.split("\n")
+          const expected: Array<Outcome> = []
+          for (const [i, part] of parts.entries()) {
+            if (part.length > max) {
+              expected.push(limit("maxLineLength", max))
+              break
+            }
+            expected.push(i === parts.length - 1 ? { closed: removeCR(part) } : removeCR(part))
+          }
+          const got = readUntilClosed(() => d.line(max), input.length + 2)
+          expect(got).toEqual(expected)
+          const hitLimit = parts.some((part) => part.length > max)
+          if (hitLimit) {
+            // Nothing of the offending line was consumed.
+            const consumedLines = expected.length - 1
+            const consumed = parts.slice(0, consumedLines).reduce((n, p) => n + p.length + 1, 0)
+            expect(d.buffer.consumed).toBe(consumed)
+          }
+        }
+      ),
+      runs
+    )
+  })
 
   it("TCP-RECV-001/006: the lines of RESP_FOO under any buffer size, then closed with an empty partial", () => {
     catalog(RESP_FOO, (d) => readUntilClosed(() => d.line(), 20), [
@@ -237,35 +241,38 @@ describe("LineNeed", () => {
 })
 
 describe("ExactNeed", () => {
-  it.prop(
-    "any stream, any chunking, any sizes: receive(n) takes exactly n; EOF short -> closed(rest)",
-    {
-      stream: arbitraryStream("ab\n", 30),
-      sizes: FastCheck.array(FastCheck.integer({ min: 0, max: 7 }), { maxLength: 20 })
-    },
-    ({ sizes, stream: { chunks, input } }) => {
-      const d = new Driver(chunks)
-      const expected: Array<Outcome> = []
-      let pos = 0
-      for (const n of sizes) {
-        if (pos + n > input.length) {
-          expected.push({ closed: input.slice(pos) })
-          break
+  it("any stream, any chunking, any sizes: receive(n) takes exactly n; EOF short -> closed(rest)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          stream: arbitraryStream("ab\n", 30),
+          sizes: fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 20 })
+        }),
+        ({ sizes, stream: { chunks, input } }) => {
+          const d = new Driver(chunks)
+          const expected: Array<Outcome> = []
+          let pos = 0
+          for (const n of sizes) {
+            if (pos + n > input.length) {
+              expected.push({ closed: input.slice(pos) })
+              break
+            }
+            expected.push(input.slice(pos, pos + n))
+            pos += n
+          }
+          const got: Array<Outcome> = []
+          for (const n of sizes) {
+            const r = d.exact(n)
+            got.push(r)
+            if (r !== null && typeof r === "object") break
+          }
+          expect(got).toEqual(expected)
+          expect(d.viewsIntact()).toBe(true)
         }
-        expected.push(input.slice(pos, pos + n))
-        pos += n
-      }
-      const got: Array<Outcome> = []
-      for (const n of sizes) {
-        const r = d.exact(n)
-        got.push(r)
-        if (r !== null && typeof r === "object") break
-      }
-      expect(got).toEqual(expected)
-      expect(d.viewsIntact()).toBe(true)
-    },
-    runs
-  )
+      ),
+      runs
+    )
+  })
 
   it("receive(0) returns an empty string immediately, even at EOF with nothing buffered", () => {
     const d = new Driver([])
@@ -293,25 +300,28 @@ describe("ExactNeed", () => {
 })
 
 describe("AllNeed", () => {
-  it.prop(
-    "any stream, any chunking: *a returns everything at EOF, closed(everything) on an error; limit iff longer than max",
-    {
-      stream: arbitraryStream("ab\n"),
-      finalEnd: FastCheck.constantFrom("eof" as const, "error" as const),
-      max: FastCheck.option(FastCheck.integer({ min: 0, max: 50 }), { nil: undefined })
-    },
-    ({ finalEnd, max, stream: { chunks, input } }) => {
-      const d = new Driver(chunks, finalEnd)
-      const expected: Outcome = max !== undefined && input.length > max
-        ? limit("maxReceiveSize", max)
-        : finalEnd === "eof"
-        ? input
-        : { closed: input }
-      expect(d.all(max)).toEqual(expected)
-      if (max !== undefined && input.length > max) expect(d.buffer.consumed).toBe(0)
-    },
-    runs
-  )
+  it("any stream, any chunking: *a returns everything at EOF, closed(everything) on an error; limit iff longer than max", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          stream: arbitraryStream("ab\n"),
+          finalEnd: fc.constantFrom("eof" as const, "error" as const),
+          max: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined })
+        }),
+        ({ finalEnd, max, stream: { chunks, input } }) => {
+          const d = new Driver(chunks, finalEnd)
+          const expected: Outcome = max !== undefined && input.length > max
+            ? limit("maxReceiveSize", max)
+            : finalEnd === "eof"
+            ? input
+            : { closed: input }
+          expect(d.all(max)).toEqual(expected)
+          if (max !== undefined && input.length > max) expect(d.buffer.consumed).toBe(0)
+        }
+      ),
+      runs
+    )
+  })
 
   it("TCP-RECV-003/019: *a returns the whole response; again after EOF gives \"\"; then a line read is closed(\"\")", () => {
     catalog(RESP_FOO, (d) => [d.all(), d.all(), d.line()], [RESP_FOO, "", { closed: "" }])
@@ -320,42 +330,45 @@ describe("AllNeed", () => {
 })
 
 describe("AnyNeed", () => {
-  it.prop(
-    "any stream, any chunking: never more than max, returns buffered bytes without waiting, loses nothing",
-    {
-      stream: arbitraryStream("ab\n"),
-      maxes: FastCheck.array(FastCheck.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 })
-    },
-    ({ maxes, stream: { chunks, input } }) => {
-      const d = new Driver(chunks)
-      const m = new Model(chunks)
-      let joined = ""
-      for (let i = 0; i < 3 * input.length + 2; i++) {
-        const max = maxes[i % maxes.length]
-        const buffered = d.buffer.length
-        const pullsBefore = d.pulls
-        const r = d.any(max)
-        expect(r).toEqual(m.any(max))
-        expect(d.pulls).toBe(m.pulls)
-        if (typeof r === "string") {
-          expect(r.length).toBeLessThanOrEqual(max)
-          expect(r.length).toBeGreaterThan(0)
-          // Buffered bytes are returned without waiting for the peer.
-          if (buffered > 0) {
-            expect(d.pulls).toBe(pullsBefore)
-            expect(r.length).toBe(Math.min(buffered, max))
+  it("any stream, any chunking: never more than max, returns buffered bytes without waiting, loses nothing", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          stream: arbitraryStream("ab\n"),
+          maxes: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 })
+        }),
+        ({ maxes, stream: { chunks, input } }) => {
+          const d = new Driver(chunks)
+          const m = new Model(chunks)
+          let joined = ""
+          for (let i = 0; i < 3 * input.length + 2; i++) {
+            const max = maxes[i % maxes.length]
+            const buffered = d.buffer.length
+            const pullsBefore = d.pulls
+            const r = d.any(max)
+            expect(r).toEqual(m.any(max))
+            expect(d.pulls).toBe(m.pulls)
+            if (typeof r === "string") {
+              expect(r.length).toBeLessThanOrEqual(max)
+              expect(r.length).toBeGreaterThan(0)
+              // Buffered bytes are returned without waiting for the peer.
+              if (buffered > 0) {
+                expect(d.pulls).toBe(pullsBefore)
+                expect(r.length).toBe(Math.min(buffered, max))
+              }
+              joined += r
+            } else {
+              expect(r).toEqual({ closed: "" })
+              break
+            }
           }
-          joined += r
-        } else {
-          expect(r).toEqual({ closed: "" })
-          break
+          expect(joined).toBe(input)
+          expect(d.viewsIntact()).toBe(true)
         }
-      }
-      expect(joined).toBe(input)
-      expect(d.viewsIntact()).toBe(true)
-    },
-    runs
-  )
+      ),
+      runs
+    )
+  })
 
   it("TCP-ANY-001/003/005: receiveAny returns what arrived, at most max, never waits to fill max", () => {
     const body = "hello world"
@@ -378,40 +391,46 @@ describe("AnyNeed", () => {
 })
 
 describe("UntilState, unsized reads", () => {
-  it.prop(
-    "any stream, pattern, chunking: outputs (+ consumed patterns when exclusive) equal the input; leftmost occurrences",
-    { ps: arbitraryPatternAndStream, inclusive: FastCheck.boolean() },
-    ({ inclusive, ps: { pattern, stream: { chunks, input } } }) => {
-      const d = new Driver(chunks)
-      const r = until(pattern, inclusive)
-      const got = readUntilClosed(() => d.untilAll(r), input.length + 2)
-      expect(got).toEqual(expectedUnsized(input, pattern, inclusive))
-      const joined = got.map((o) =>
-        typeof o === "string" ? (inclusive ? o : o + pattern) : (o as { closed: string }).closed
-      )
-        .join("")
-      expect(joined).toBe(input)
-      expect(d.viewsIntact()).toBe(true)
-    },
-    runs
-  )
+  it("any stream, pattern, chunking: outputs (+ consumed patterns when exclusive) equal the input; leftmost occurrences", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ ps: arbitraryPatternAndStream, inclusive: fc.boolean() }),
+        ({ inclusive, ps: { pattern, stream: { chunks, input } } }) => {
+          const d = new Driver(chunks)
+          const r = until(pattern, inclusive)
+          const got = readUntilClosed(() => d.untilAll(r), input.length + 2)
+          expect(got).toEqual(expectedUnsized(input, pattern, inclusive))
+          const joined = got.map((o) =>
+            typeof o === "string" ? (inclusive ? o : o + pattern) : (o as { closed: string }).closed
+          )
+            .join("")
+          expect(joined).toBe(input)
+          expect(d.viewsIntact()).toBe(true)
+        }
+      ),
+      runs
+    )
+  })
 
-  it.prop(
-    "maxReceiveSize: data before the pattern longer than max -> ReceiveLimitExceeded, whatever the chunking",
-    {
-      ps: arbitraryPatternAndStream,
-      inclusive: FastCheck.boolean(),
-      max: FastCheck.integer({ min: 0, max: 10 })
-    },
-    ({ inclusive, max, ps: { pattern, stream: { chunks, input } } }) => {
-      const d = new Driver(chunks)
-      const r = until(pattern, inclusive)
-      expect(readUntilClosed(() => d.untilAll(r, max), input.length + 2)).toEqual(
-        expectedUnsized(input, pattern, inclusive, max)
-      )
-    },
-    runs
-  )
+  it("maxReceiveSize: data before the pattern longer than max -> ReceiveLimitExceeded, whatever the chunking", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ps: arbitraryPatternAndStream,
+          inclusive: fc.boolean(),
+          max: fc.integer({ min: 0, max: 10 })
+        }),
+        ({ inclusive, max, ps: { pattern, stream: { chunks, input } } }) => {
+          const d = new Driver(chunks)
+          const r = until(pattern, inclusive)
+          expect(readUntilClosed(() => d.untilAll(r, max), input.length + 2)).toEqual(
+            expectedUnsized(input, pattern, inclusive, max)
+          )
+        }
+      ),
+      runs
+    )
+  })
 
   it("maxReceiveSize: the limit does not depend on whether the pattern arrived in the same chunk", () => {
     // Regression: the located-match branch skipped the limit, so "xxxx--abc" in one chunk succeeded
@@ -430,54 +449,60 @@ describe("UntilState, unsized reads", () => {
     catalog("xy--ab", (d) => [d.untilAll(until("--abc", true))], [{ closed: "xy--ab" }])
   })
 
-  it.prop(
-    "pitfall 7: when the pattern never completes, the unsized and sized readers end with every byte",
-    { stream: arbitraryStream("-ab"), size: FastCheck.integer({ min: 1, max: 5 }) },
-    ({ size, stream: { chunks, input } }) => {
-      const pattern = "--abc" // 'c' never occurs
-      expect(new Driver(chunks).untilAll(until(pattern))).toEqual({ closed: input })
-      const d = new Driver(chunks)
-      const r = until(pattern)
-      const got = readUntilClosed(() => d.untilChunk(r, size), input.length + 2)
-      const last = got[got.length - 1] as { closed: string }
-      expect(got.slice(0, -1).join("") + last.closed).toBe(input)
-    },
-    runs
-  )
+  it("pitfall 7: when the pattern never completes, the unsized and sized readers end with every byte", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ stream: arbitraryStream("-ab"), size: fc.integer({ min: 1, max: 5 }) }),
+        ({ size, stream: { chunks, input } }) => {
+          const pattern = "--abc" // 'c' never occurs
+          expect(new Driver(chunks).untilAll(until(pattern))).toEqual({ closed: input })
+          const d = new Driver(chunks)
+          const r = until(pattern)
+          const got = readUntilClosed(() => d.untilChunk(r, size), input.length + 2)
+          const last = got[got.length - 1] as { closed: string }
+          expect(got.slice(0, -1).join("") + last.closed).toBe(input)
+        }
+      ),
+      runs
+    )
+  })
 })
 
 describe("UntilState, sized reads", () => {
-  it.prop(
-    "any stream, pattern, size, chunking: chunks equal the chunking-free reference, never exceed size, end marker one call later",
-    {
-      ps: arbitraryPatternAndStream,
-      inclusive: FastCheck.boolean(),
-      size: FastCheck.integer({ min: 1, max: 6 })
-    },
-    ({ inclusive, ps: { pattern, stream: { chunks, input } }, size }) => {
-      const d = new Driver(chunks)
-      const r = until(pattern, inclusive)
-      const got = readUntilClosed(() => d.untilChunk(r, size), 3 * input.length + 4)
-      expect(got).toEqual(expectedSized(input, pattern, size, inclusive))
-      // The invariants, stated on their own.
-      let joined = ""
-      for (const [i, o] of got.entries()) {
-        if (typeof o === "string") {
-          expect(o.length).toBeLessThanOrEqual(size)
-          joined += o
-        } else if (o === null) {
-          // The end marker comes right after the chunk that reached the pattern.
-          expect(typeof got[i - 1]).toBe("string")
-          if (!inclusive) joined += pattern
-        } else {
-          joined += (o as { closed: string }).closed
+  it("any stream, pattern, size, chunking: chunks equal the chunking-free reference, never exceed size, end marker one call later", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ps: arbitraryPatternAndStream,
+          inclusive: fc.boolean(),
+          size: fc.integer({ min: 1, max: 6 })
+        }),
+        ({ inclusive, ps: { pattern, stream: { chunks, input } }, size }) => {
+          const d = new Driver(chunks)
+          const r = until(pattern, inclusive)
+          const got = readUntilClosed(() => d.untilChunk(r, size), 3 * input.length + 4)
+          expect(got).toEqual(expectedSized(input, pattern, size, inclusive))
+          // The invariants, stated on their own.
+          let joined = ""
+          for (const [i, o] of got.entries()) {
+            if (typeof o === "string") {
+              expect(o.length).toBeLessThanOrEqual(size)
+              joined += o
+            } else if (o === null) {
+              // The end marker comes right after the chunk that reached the pattern.
+              expect(typeof got[i - 1]).toBe("string")
+              if (!inclusive) joined += pattern
+            } else {
+              joined += (o as { closed: string }).closed
+            }
+          }
+          expect(joined).toBe(input)
+          expect(d.viewsIntact()).toBe(true)
         }
-      }
-      expect(joined).toBe(input)
-      expect(d.viewsIntact()).toBe(true)
-    },
-    runs
-  )
+      ),
+      runs
+    )
+  })
 })
 
 type ReadOp =
@@ -486,34 +511,34 @@ type ReadOp =
   | { readonly kind: "any"; readonly max: number; readonly timeout: boolean }
   | { readonly kind: "until"; readonly reader: 0 | 1; readonly size: number; readonly timeout: boolean }
 
-const timeoutFlag = FastCheck.oneof({ arbitrary: FastCheck.constant(false), weight: 5 }, {
-  arbitrary: FastCheck.constant(true),
+const timeoutFlag = fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, {
+  arbitrary: fc.constant(true),
   weight: 1
 })
-const arbitraryReadOp: FastCheck.Arbitrary<ReadOp> = FastCheck.oneof(
-  { arbitrary: FastCheck.record({ kind: FastCheck.constant("line" as const), timeout: timeoutFlag }), weight: 1 },
-  { arbitrary: FastCheck.record({ kind: FastCheck.constant("all" as const), timeout: timeoutFlag }), weight: 1 },
+const arbitraryReadOp: fc.Arbitrary<ReadOp> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant("line" as const), timeout: timeoutFlag }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant("all" as const), timeout: timeoutFlag }), weight: 1 },
   {
-    arbitrary: FastCheck.record({
-      kind: FastCheck.constant("exact" as const),
-      n: FastCheck.integer({ min: 0, max: 3 }),
+    arbitrary: fc.record({
+      kind: fc.constant("exact" as const),
+      n: fc.integer({ min: 0, max: 3 }),
       timeout: timeoutFlag
     }),
     weight: 3
   },
   {
-    arbitrary: FastCheck.record({
-      kind: FastCheck.constant("any" as const),
-      max: FastCheck.integer({ min: 1, max: 4 }),
+    arbitrary: fc.record({
+      kind: fc.constant("any" as const),
+      max: fc.integer({ min: 1, max: 4 }),
       timeout: timeoutFlag
     }),
     weight: 3
   },
   {
-    arbitrary: FastCheck.record({
-      kind: FastCheck.constant("until" as const),
-      reader: FastCheck.constantFrom(0 as const, 1 as const),
-      size: FastCheck.integer({ min: 0, max: 5 }), // 0: the unsized read
+    arbitrary: fc.record({
+      kind: fc.constant("until" as const),
+      reader: fc.constantFrom(0 as const, 1 as const),
+      size: fc.integer({ min: 0, max: 5 }), // 0: the unsized read
       timeout: timeoutFlag
     }),
     weight: 8
@@ -533,88 +558,93 @@ describe("UntilState interleaved with other reads (pitfalls Part D #13)", () => 
     expect(d.buffer.consumed).toBe(1)
   })
 
-  it.prop(
-    "random receive(n) / receiveAny / *l / *a / two until readers / read timeouts: equal the reference, nothing lost or duplicated",
-    {
-      setup: FastCheck.tuple(
-        FastCheck.record({ pattern: arbitraryPattern, inclusive: FastCheck.boolean() }),
-        FastCheck.record({ pattern: arbitraryPattern, inclusive: FastCheck.boolean() })
-      ).chain((readers) => arbitraryStreamFor(readers.map((r) => r.pattern)).map((stream) => ({ readers, stream }))),
-      finalEnd: FastCheck.constantFrom("eof" as const, "error" as const),
-      ops: FastCheck.array(arbitraryReadOp, { maxLength: 30 }),
-      maxLineLength: FastCheck.option(FastCheck.integer({ min: 0, max: 12 }), { nil: undefined, freq: 3 }),
-      maxReceiveSize: FastCheck.option(FastCheck.integer({ min: 0, max: 12 }), { nil: undefined, freq: 3 })
-    },
-    ({ finalEnd, maxLineLength, maxReceiveSize, ops, setup: { readers, stream: { chunks, input } } }) => {
-      const d = new Driver(chunks, finalEnd)
-      const m = new Model(chunks, finalEnd)
-      const states = readers.map((r) => until(r.pattern, r.inclusive))
-      const models = readers.map((r) => new ModelUntil(r.pattern, r.inclusive))
-      let reconstructed = ""
-      for (const op of ops) {
-        const consumedBefore = d.buffer.consumed
-        let got: Outcome
-        let want: Outcome
-        switch (op.kind) {
-          case "line":
-            got = d.line(maxLineLength, op.timeout)
-            want = m.line(maxLineLength, op.timeout)
-            break
-          case "all":
-            got = d.all(maxReceiveSize, op.timeout)
-            want = m.all(maxReceiveSize, op.timeout)
-            break
-          case "exact":
-            got = d.exact(op.n, op.timeout)
-            want = m.exact(op.n, op.timeout)
-            break
-          case "any":
-            got = d.any(op.max, op.timeout)
-            want = m.any(op.max, op.timeout)
-            break
-          case "until":
-            got = op.size === 0
-              ? d.untilAll(states[op.reader], maxReceiveSize, op.timeout)
-              : d.untilChunk(states[op.reader], op.size, op.timeout)
-            want = op.size === 0
-              ? m.untilAll(models[op.reader], maxReceiveSize, op.timeout)
-              : m.untilChunk(models[op.reader], op.size, op.timeout)
-            break
-        }
-        expect(got, JSON.stringify(op)).toEqual(want)
-        expect(d.pulls, "waited for the peer as often as the reference").toBe(m.pulls)
-        expect(d.buffer.consumed).toBe(m.pos)
-        if (!d.readClosed) expect(text(d.buffer.view())).toBe(text(m.avail))
+  it("random receive(n) / receiveAny / *l / *a / two until readers / read timeouts: equal the reference, nothing lost or duplicated", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          setup: fc.tuple(
+            fc.record({ pattern: arbitraryPattern, inclusive: fc.boolean() }),
+            fc.record({ pattern: arbitraryPattern, inclusive: fc.boolean() })
+          ).chain((readers) =>
+            arbitraryStreamFor(readers.map((r) => r.pattern)).map((stream) => ({ readers, stream }))
+          ),
+          finalEnd: fc.constantFrom("eof" as const, "error" as const),
+          ops: fc.array(arbitraryReadOp, { maxLength: 30 }),
+          maxLineLength: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined, freq: 3 }),
+          maxReceiveSize: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined, freq: 3 })
+        }),
+        ({ finalEnd, maxLineLength, maxReceiveSize, ops, setup: { readers, stream: { chunks, input } } }) => {
+          const d = new Driver(chunks, finalEnd)
+          const m = new Model(chunks, finalEnd)
+          const states = readers.map((r) => until(r.pattern, r.inclusive))
+          const models = readers.map((r) => new ModelUntil(r.pattern, r.inclusive))
+          let reconstructed = ""
+          for (const op of ops) {
+            const consumedBefore = d.buffer.consumed
+            let got: Outcome
+            let want: Outcome
+            switch (op.kind) {
+              case "line":
+                got = d.line(maxLineLength, op.timeout)
+                want = m.line(maxLineLength, op.timeout)
+                break
+              case "all":
+                got = d.all(maxReceiveSize, op.timeout)
+                want = m.all(maxReceiveSize, op.timeout)
+                break
+              case "exact":
+                got = d.exact(op.n, op.timeout)
+                want = m.exact(op.n, op.timeout)
+                break
+              case "any":
+                got = d.any(op.max, op.timeout)
+                want = m.any(op.max, op.timeout)
+                break
+              case "until":
+                got = op.size === 0
+                  ? d.untilAll(states[op.reader], maxReceiveSize, op.timeout)
+                  : d.untilChunk(states[op.reader], op.size, op.timeout)
+                want = op.size === 0
+                  ? m.untilAll(models[op.reader], maxReceiveSize, op.timeout)
+                  : m.untilChunk(models[op.reader], op.size, op.timeout)
+                break
+            }
+            expect(got, JSON.stringify(op)).toEqual(want)
+            expect(d.pulls, "waited for the peer as often as the reference").toBe(m.pulls)
+            expect(d.buffer.consumed).toBe(m.pos)
+            if (!d.readClosed) expect(text(d.buffer.view())).toBe(text(m.avail))
 
-        // Independent of the reference: consumed bytes = returned bytes (+ a consumed pattern).
-        const consumed = input.slice(consumedBefore, d.buffer.consumed)
-        const returned = typeof got === "string"
-          ? got
-          : got === null
-          ? ""
-          : "closed" in got
-          ? got.closed ?? ""
-          : "timeout" in got
-          ? got.timeout
-          : ""
-        if (op.kind === "until" && typeof got === "string" && consumed !== returned) {
-          const pattern = readers[op.reader].pattern
-          expect(readers[op.reader].inclusive).toBe(false)
-          expect(consumed).toBe(returned + pattern)
-        } else if (op.kind === "line" && typeof got === "string") {
-          expect(removeCR(consumed)).toBe(returned + "\n")
-        } else if (op.kind === "line" && got !== null && typeof got === "object") {
-          expect(removeCR(consumed)).toBe(returned)
-        } else {
-          expect(consumed).toBe(returned)
+            // Independent of the reference: consumed bytes = returned bytes (+ a consumed pattern).
+            const consumed = input.slice(consumedBefore, d.buffer.consumed)
+            const returned = typeof got === "string"
+              ? got
+              : got === null
+              ? ""
+              : "closed" in got
+              ? got.closed ?? ""
+              : "timeout" in got
+              ? got.timeout
+              : ""
+            if (op.kind === "until" && typeof got === "string" && consumed !== returned) {
+              const pattern = readers[op.reader].pattern
+              expect(readers[op.reader].inclusive).toBe(false)
+              expect(consumed).toBe(returned + pattern)
+            } else if (op.kind === "line" && typeof got === "string") {
+              expect(removeCR(consumed)).toBe(returned + "\n")
+            } else if (op.kind === "line" && got !== null && typeof got === "object") {
+              expect(removeCR(consumed)).toBe(returned)
+            } else {
+              expect(consumed).toBe(returned)
+            }
+            reconstructed += consumed
+          }
+          expect(reconstructed).toBe(input.slice(0, d.buffer.consumed))
+          expect(d.viewsIntact()).toBe(true)
         }
-        reconstructed += consumed
-      }
-      expect(reconstructed).toBe(input.slice(0, d.buffer.consumed))
-      expect(d.viewsIntact()).toBe(true)
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
+      ),
+      { numRuns: 300 }
+    )
+  })
 })
 
 describe("TCP-UNTIL catalog on the pure state machine (body bytes, any buffer size)", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { InvalidArgument } from "../src/CosocketError.js"
 import { concat, encode, formatNumber } from "../src/internal/sendable.js"
 import { bytes, formatG14, text } from "./support/reference.js"
@@ -58,31 +58,34 @@ describe("formatNumber (LuaJIT's %.14g)", () => {
     expect(formatG14(n)).toBe(expected) // the reference agrees with the table
   })
 
-  it.prop(
-    "any double equals the exact BigInt reference of %.14g",
-    { n: FastCheck.double() },
-    ({ n }) => {
-      expect(formatNumber(n)).toBe(formatG14(n))
-    },
-    { fastCheck: { numRuns: 500 } }
-  )
+  it("any double equals the exact BigInt reference of %.14g", () => {
+    fc.assert(
+      fc.property(fc.record({ n: fc.double() }), ({ n }) => {
+        expect(formatNumber(n)).toBe(formatG14(n))
+      }),
+      { numRuns: 500 }
+    )
+  })
 
-  it.prop(
-    "integers, near-integers and decimal-looking values equal the reference",
-    {
-      n: FastCheck.oneof(
-        FastCheck.integer(),
-        FastCheck.maxSafeInteger(),
-        FastCheck.tuple(FastCheck.integer({ min: -(10 ** 9), max: 10 ** 9 }), FastCheck.integer({ min: -20, max: 20 }))
-          .map(([m, e]) => m * 10 ** e),
-        FastCheck.tuple(FastCheck.maxSafeInteger(), FastCheck.constantFrom(0.5, 0.25, 0.125)).map(([m, f]) => m + f)
-      )
-    },
-    ({ n }) => {
-      expect(formatNumber(n)).toBe(formatG14(n))
-    },
-    { fastCheck: { numRuns: 500 } }
-  )
+  it("integers, near-integers and decimal-looking values equal the reference", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.oneof(
+            fc.integer(),
+            fc.maxSafeInteger(),
+            fc.tuple(fc.integer({ min: -(10 ** 9), max: 10 ** 9 }), fc.integer({ min: -20, max: 20 }))
+              .map(([m, e]) => m * 10 ** e),
+            fc.tuple(fc.maxSafeInteger(), fc.constantFrom(0.5, 0.25, 0.125)).map(([m, f]) => m + f)
+          )
+        }),
+        ({ n }) => {
+          expect(formatNumber(n)).toBe(formatG14(n))
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
 })
 
 describe("encode", () => {
@@ -175,31 +178,34 @@ describe("encode", () => {
     expect(sent(deep)).toEqual(bad("array nested too deeply"))
   })
 
-  it.prop(
-    "any nested array of strings, bytes and numbers encodes to the concatenation of its leaves",
-    {
-      data: FastCheck.letrec((tie) => ({
-        leaf: FastCheck.oneof(
-          FastCheck.string({ maxLength: 4 }),
-          FastCheck.uint8Array({ maxLength: 4 }),
-          FastCheck.double()
-        ),
-        node: FastCheck.array(FastCheck.oneof({ depthSize: "small" }, tie("leaf"), tie("node")), { maxLength: 4 })
-      })).node
-    },
-    ({ data }) => {
-      const leaves: Array<Uint8Array> = []
-      const walk = (items: ReadonlyArray<unknown>): void => {
-        for (const item of items) {
-          if (Array.isArray(item)) walk(item)
-          else if (typeof item === "string") leaves.push(new TextEncoder().encode(item))
-          else if (typeof item === "number") leaves.push(bytes(formatG14(item)))
-          else leaves.push(item as Uint8Array)
+  it("any nested array of strings, bytes and numbers encodes to the concatenation of its leaves", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          data: fc.letrec((tie) => ({
+            leaf: fc.oneof(
+              fc.string({ maxLength: 4 }),
+              fc.uint8Array({ maxLength: 4 }),
+              fc.double()
+            ),
+            node: fc.array(fc.oneof({ depthSize: "small" }, tie("leaf"), tie("node")), { maxLength: 4 })
+          })).node
+        }),
+        ({ data }) => {
+          const leaves: Array<Uint8Array> = []
+          const walk = (items: ReadonlyArray<unknown>): void => {
+            for (const item of items) {
+              if (Array.isArray(item)) walk(item)
+              else if (typeof item === "string") leaves.push(new TextEncoder().encode(item))
+              else if (typeof item === "number") leaves.push(bytes(formatG14(item)))
+              else leaves.push(item as Uint8Array)
+            }
+          }
+          walk(data)
+          expect(Array.from(encode(data) as Uint8Array)).toEqual(Array.from(concat(leaves)))
         }
-      }
-      walk(data)
-      expect(Array.from(encode(data) as Uint8Array)).toEqual(Array.from(concat(leaves)))
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+      ),
+      { numRuns: 200 }
+    )
+  })
 })

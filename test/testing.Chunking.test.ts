@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { Chunking } from "../src/testing/index.js"
 
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -16,50 +16,54 @@ describe("Chunking", () => {
     expect(Chunking.concat([])).toEqual(new Uint8Array(0))
   })
 
-  it.prop(
-    "arbitraryChunking: non-empty chunks whose concatenation is the input",
-    [
-      Chunking.arbitraryBytes({ maxLength: 40 }).chain((input) =>
-        Chunking.arbitraryChunking(input).map((chunks) => [input, chunks] as const)
-      )
-    ],
-    ([[input, chunks]]) => {
-      expect(Chunking.concat(chunks)).toEqual(input)
-      expect(chunks.every((chunk) => chunk.length > 0)).toBe(true)
-      expect(chunks.length).toBeLessThanOrEqual(input.length)
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
+  it("arbitraryChunking: non-empty chunks whose concatenation is the input", () => {
+    fc.assert(
+      fc.property(
+        Chunking.arbitraryBytes({ maxLength: 40 }).chain((input) =>
+          Chunking.arbitraryChunking(input).map((chunks) => [input, chunks] as const)
+        ),
+        ([input, chunks]) => {
+          expect(Chunking.concat(chunks)).toEqual(input)
+          expect(chunks.every((chunk) => chunk.length > 0)).toBe(true)
+          expect(chunks.length).toBeLessThanOrEqual(input.length)
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
 
-  it.prop(
-    "arbitraryChunked: respects the alphabet, the lengths and maxChunks",
-    { value: Chunking.arbitraryChunked({ alphabet: "x\n", minLength: 2, maxLength: 10, maxChunks: 3 }) },
-    ({ value: { bytes: input, chunks } }) => {
-      expect(input.length).toBeGreaterThanOrEqual(2)
-      expect(input.length).toBeLessThanOrEqual(10)
-      expect(Array.from(input).every((byte) => byte === 0x78 || byte === 0x0a)).toBe(true)
-      expect(chunks.length).toBeGreaterThanOrEqual(1)
-      expect(chunks.length).toBeLessThanOrEqual(3)
-      expect(Chunking.concat(chunks)).toEqual(input)
-    }
-  )
+  it("arbitraryChunked: respects the alphabet, the lengths and maxChunks", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ value: Chunking.arbitraryChunked({ alphabet: "x\n", minLength: 2, maxLength: 10, maxChunks: 3 }) }),
+        ({ value: { bytes: input, chunks } }) => {
+          expect(input.length).toBeGreaterThanOrEqual(2)
+          expect(input.length).toBeLessThanOrEqual(10)
+          expect(Array.from(input).every((byte) => byte === 0x78 || byte === 0x0a)).toBe(true)
+          expect(chunks.length).toBeGreaterThanOrEqual(1)
+          expect(chunks.length).toBeLessThanOrEqual(3)
+          expect(Chunking.concat(chunks)).toEqual(input)
+        }
+      )
+    )
+  })
 
   it("arbitraryChunking reaches the one-chunk and the one-byte-per-chunk splits", () => {
     const input = bytes("abcdef")
     const counts = new Set(
-      FastCheck.sample(Chunking.arbitraryChunking(input), { numRuns: 500, seed: 42 })
+      fc.sample(Chunking.arbitraryChunking(input), { numRuns: 500, seed: 42 })
         .map((chunks) => chunks.length)
     )
     expect(counts.has(1)).toBe(true)
     expect(counts.has(6)).toBe(true)
-    expect(FastCheck.sample(Chunking.arbitraryChunking(new Uint8Array(0)), 3)).toEqual([[], [], []])
+    expect(fc.sample(Chunking.arbitraryChunking(new Uint8Array(0)), 3)).toEqual([[], [], []])
   })
 
   it("arbitraryChunking shrinks towards fewer chunks", () => {
     const input = bytes("0123456789")
     // a property that fails whenever there is more than one chunk: the counterexample shrinks to two
-    const details = FastCheck.check(
-      FastCheck.property(Chunking.arbitraryChunking(input), (chunks) => chunks.length <= 1),
+    const details = fc.check(
+      fc.property(Chunking.arbitraryChunking(input), (chunks) => chunks.length <= 1),
       { seed: 7 }
     )
     expect(details.failed).toBe(true)
@@ -69,7 +73,7 @@ describe("Chunking", () => {
   it("arbitraryBytes rejects an empty alphabet and non-latin1 characters", () => {
     expect(() => Chunking.arbitraryBytes({ alphabet: "" })).toThrow(RangeError)
     expect(() => Chunking.arbitraryBytes({ alphabet: "€" })).toThrow(RangeError)
-    const sample = FastCheck.sample(Chunking.arbitraryBytes({ alphabet: new Uint8Array([0, 255]) }), 20)
+    const sample = fc.sample(Chunking.arbitraryBytes({ alphabet: new Uint8Array([0, 255]) }), 20)
     expect(sample.every((value) => Array.from(value).every((byte) => byte === 0 || byte === 255))).toBe(true)
   })
 })

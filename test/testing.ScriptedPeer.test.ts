@@ -20,7 +20,7 @@ const connect = (
   options: { readonly allowHalfOpen?: boolean } = {}
 ): Effect.Effect<Net.Socket, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Net.Socket, Error>((resume) => {
+    Effect.callback<Net.Socket, Error>((resume) => {
       const socket = peer.path !== undefined
         ? Net.connect({ path: peer.path, allowHalfOpen: options.allowHalfOpen ?? false })
         : Net.connect({ host: peer.host, port: peer.port, allowHalfOpen: options.allowHalfOpen ?? false })
@@ -59,7 +59,7 @@ const readToEnd = (socket: Net.Socket): Effect.Effect<ReadResult> => {
 
 /** Reads until `length` bytes arrived. */
 const readExactly = (socket: Net.Socket, length: number) =>
-  Effect.async<string>((resume) => {
+  Effect.callback<string>((resume) => {
     let data = ""
     const onData = (chunk: Buffer) => {
       data += chunk.toString("latin1")
@@ -74,12 +74,12 @@ const readExactly = (socket: Net.Socket, length: number) =>
   })
 
 const write = (socket: Net.Socket, data: string | Uint8Array) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     socket.write(data, () => resume(Effect.void))
   })
 
 describe("ScriptedPeer", () => {
-  it.scopedLive("expect + send + close: exact bytes both ways", () =>
+  it.live("expect + send + close: exact bytes both ways", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [ScriptedPeer.expect("PING\r\n"), ScriptedPeer.send("+PONG\r\n"), ScriptedPeer.close]
@@ -97,7 +97,7 @@ describe("ScriptedPeer", () => {
       expect(yield* peer.remotePort(0)).toBe(client.localPort)
     }))
 
-  it.scopedLive("binary bytes, expectLength, received keeps every byte", () =>
+  it.live("binary bytes, expectLength, received keeps every byte", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [
@@ -114,7 +114,7 @@ describe("ScriptedPeer", () => {
       expect(Array.from(yield* peer.received(0))).toEqual([0x00, 0xff, 0x80, 1, 2, 3, 4])
     }))
 
-  it.scopedLive("sendChunks and delay: the chunks are spread over time", () =>
+  it.live("sendChunks and delay: the chunks are spread over time", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [ScriptedPeer.sendChunks(["ab", "cd", "ef"], 40), ScriptedPeer.delay(20), ScriptedPeer.close]
@@ -130,7 +130,7 @@ describe("ScriptedPeer", () => {
       expect(Date.now() - start).toBeGreaterThanOrEqual(90)
     }))
 
-  it.scopedLive("script function by connection index", () =>
+  it.live("script function by connection index", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: (index) => [ScriptedPeer.send(`conn ${index}`), ScriptedPeer.close]
@@ -141,7 +141,7 @@ describe("ScriptedPeer", () => {
       expect(yield* peer.accepted).toBe(2)
     }))
 
-  it.scopedLive("halfClose is seen as 'end' and the peer keeps reading", () =>
+  it.live("halfClose is seen as 'end' and the peer keeps reading", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [ScriptedPeer.send("bye"), ScriptedPeer.halfClose, ScriptedPeer.expect("still here")]
@@ -154,7 +154,7 @@ describe("ScriptedPeer", () => {
       expect(yield* peer.open).toBe(1)
     }))
 
-  it.scopedLive("awaitEnd reads until the client's FIN", () =>
+  it.live("awaitEnd reads until the client's FIN", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [ScriptedPeer.awaitEnd, ScriptedPeer.send("got it"), ScriptedPeer.close]
@@ -168,7 +168,7 @@ describe("ScriptedPeer", () => {
       expect(text(yield* peer.received(0))).toBe("one two")
     }))
 
-  it.scopedLive("reset is seen as ECONNRESET", () =>
+  it.live("reset is seen as ECONNRESET", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.expect("x"), ScriptedPeer.reset] })
       const client = yield* connect(peer)
@@ -178,7 +178,7 @@ describe("ScriptedPeer", () => {
       yield* peer.done(0)
     }))
 
-  it.scopedLive("stopReading: a big client write does not complete", () =>
+  it.live("stopReading: a big client write does not complete", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.expect("go"), ScriptedPeer.stopReading] })
       const client = yield* connect(peer)
@@ -194,7 +194,7 @@ describe("ScriptedPeer", () => {
       expect((yield* peer.received(0)).length).toBeLessThan(64 * 1024 * 1024)
     }))
 
-  it.scopedLive("done fails with ScriptError on a mismatch, naming expected and got", () =>
+  it.live("done fails with ScriptError on a mismatch, naming expected and got", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         script: [ScriptedPeer.expect("GET / HTTP/1.1\r\n"), ScriptedPeer.send("never")]
@@ -213,7 +213,7 @@ describe("ScriptedPeer", () => {
       expect((yield* result).data).toBe("")
     }))
 
-  it.scopedLive("done fails with ScriptError when the client closes early", () =>
+  it.live("done fails with ScriptError when the client closes early", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.expect("hello")] })
       const client = yield* connect(peer)
@@ -223,17 +223,17 @@ describe("ScriptedPeer", () => {
       expect(error.got).toBe("hel")
     }))
 
-  it.scopedLive("unix socket: listens on a fresh path, removed when the scope closes", () =>
+  it.live("unix socket: listens on a fresh path, removed when the scope closes", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const peer = yield* ScriptedPeer.make({
         unix: true,
         script: [ScriptedPeer.expect("hi"), ScriptedPeer.send("there"), ScriptedPeer.reset]
-      }).pipe(Scope.extend(scope))
+      }).pipe(Scope.provide(scope))
       expect(peer.path).toBeDefined()
       expect(peer.host).toBe(`unix:${peer.path}`)
       expect(Fs.existsSync(peer.path!)).toBe(true)
-      const client = yield* connect(peer).pipe(Scope.extend(scope))
+      const client = yield* connect(peer).pipe(Scope.provide(scope))
       const result = readToEnd(client)
       yield* write(client, "hi")
       expect((yield* result).data).toBe("there")
@@ -243,7 +243,7 @@ describe("ScriptedPeer", () => {
       expect(Fs.existsSync(peer.path!)).toBe(false)
     }))
 
-  it.scopedLive("listens on ::1", () =>
+  it.live("listens on ::1", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({ host: "::1", script: [ScriptedPeer.send("six"), ScriptedPeer.close] })
       expect(peer.host).toBe("::1")
@@ -252,14 +252,14 @@ describe("ScriptedPeer", () => {
       expect(yield* peer.remoteAddress(0)).toBe("::1")
     }))
 
-  it.scopedLive("TLS: serves the script over node:tls with the fixture certificate", () =>
+  it.live("TLS: serves the script over node:tls with the fixture certificate", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         tls: { key: fixture("server.key"), cert: fixture("server.crt") },
         script: [ScriptedPeer.expect("secret?"), ScriptedPeer.send("secret!"), ScriptedPeer.close]
       })
       const client = yield* Effect.acquireRelease(
-        Effect.async<Tls.TLSSocket>((resume) => {
+        Effect.callback<Tls.TLSSocket>((resume) => {
           const socket = Tls.connect({
             host: "127.0.0.1",
             port: peer.port,
@@ -279,7 +279,7 @@ describe("ScriptedPeer", () => {
       expect(text(yield* peer.received(0))).toBe("secret?")
     }))
 
-  it.scopedLive("TLS: a failed handshake fails done with TlsError", () =>
+  it.live("TLS: a failed handshake fails done with TlsError", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({ tls: { key: fixture("server.key"), cert: fixture("server.crt") } })
       const raw = yield* connect(peer)
@@ -288,7 +288,7 @@ describe("ScriptedPeer", () => {
       expect(error.reason).toBe("TlsError")
     }))
 
-  it.scopedLive("TLS: a client rejecting the certificate fails done with TlsError and closes the connection", () =>
+  it.live("TLS: a client rejecting the certificate fails done with TlsError and closes the connection", () =>
     Effect.gen(function*() {
       const peer = yield* ScriptedPeer.make({
         tls: { key: fixture("server.key"), cert: fixture("server.crt") },
@@ -300,7 +300,7 @@ describe("ScriptedPeer", () => {
         ),
         (socket) => Effect.sync(() => socket.destroy())
       ).pipe(Effect.flatMap((socket) =>
-        Effect.async<string | undefined>((resume) => {
+        Effect.callback<string | undefined>((resume) => {
           socket.once("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code)))
         })
       ))
@@ -310,10 +310,10 @@ describe("ScriptedPeer", () => {
       yield* Effect.repeat(peer.open, { until: (n) => n === 0 })
     }))
 
-  it.scopedLive("closing the scope destroys every connection, closes the server and leaves open at 0", () =>
+  it.live("closing the scope destroys every connection, closes the server and leaves open at 0", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.delay(60_000)] }).pipe(Scope.extend(scope))
+      const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.delay(60_000)] }).pipe(Scope.provide(scope))
       // the clients live in the test's scope: only the peer's scope closes
       const clients = yield* Effect.all([connect(peer), connect(peer), connect(peer)])
       const results = Effect.all(clients.map(readToEnd))
@@ -323,7 +323,7 @@ describe("ScriptedPeer", () => {
       // every client saw its connection go away
       expect((yield* results).every((result) => result.ended || result.error !== undefined)).toBe(true)
       // nothing listens any more
-      const refused = yield* Effect.async<string | undefined>((resume) => {
+      const refused = yield* Effect.callback<string | undefined>((resume) => {
         const socket = Net.connect({ host: peer.host, port: peer.port })
         socket.once("connect", () => {
           socket.destroy()
@@ -334,13 +334,13 @@ describe("ScriptedPeer", () => {
       expect(refused).toBe("ECONNREFUSED")
     }))
 
-  it.scopedLive("blackhole: a connect does not complete within 300 ms", () =>
+  it.live("blackhole: a connect does not complete within 300 ms", () =>
     Effect.gen(function*() {
       for (let i = 0; i < 3; i++) {
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
           const { host, port } = yield* ScriptedPeer.blackhole
           expect(host).toBe("127.0.0.1")
-          return yield* Effect.async<string>((resume) => {
+          return yield* Effect.callback<string>((resume) => {
             const socket = Net.connect({ host, port })
             socket.on("error", () => {})
             const timer = setTimeout(() => {

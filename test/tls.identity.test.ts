@@ -3,7 +3,7 @@
  * is reused if and only if the derived keys are equal) and the SHA-256 behind the fingerprints.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import * as Crypto from "node:crypto"
 import { CosocketError, Tls } from "../src/index.js"
 import * as tls from "../src/internal/tls.js"
@@ -16,8 +16,10 @@ const parsed = (options: unknown, host?: string) => {
 }
 
 describe("TLS identity", () => {
-  it.prop("sha256Hex equals node:crypto for any bytes", [FastCheck.uint8Array({ maxLength: 300 })], ([bytes]) => {
-    expect(tls.sha256Hex(bytes)).toBe(Crypto.createHash("sha256").update(bytes).digest("hex"))
+  it("sha256Hex equals node:crypto for any bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      expect(tls.sha256Hex(bytes)).toBe(Crypto.createHash("sha256").update(bytes).digest("hex"))
+    }))
   })
 
   it("sha256Hex on the FIPS 180-4 examples and a fixture", () => {
@@ -63,38 +65,37 @@ describe("TLS identity", () => {
     )
   })
 
-  it.prop(
-    "two option sets give equal identities iff server name, verify, CA and client certificate are equal",
-    [
-      FastCheck.record({
-        serverName: FastCheck.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
-        verify: FastCheck.constantFrom(undefined, true, false),
-        ca: FastCheck.constantFrom(undefined, "ca-1", "ca-2"),
-        cert: FastCheck.constantFrom(undefined, "cert-1", "cert-2"),
-        alpn: FastCheck.constantFrom(undefined, ["h2"])
+  it("two option sets give equal identities iff server name, verify, CA and client certificate are equal", () => {
+    fc.assert(fc.property(
+      fc.record({
+        serverName: fc.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
+        verify: fc.constantFrom(undefined, true, false),
+        ca: fc.constantFrom(undefined, "ca-1", "ca-2"),
+        cert: fc.constantFrom(undefined, "cert-1", "cert-2"),
+        alpn: fc.constantFrom(undefined, ["h2"])
       }),
-      FastCheck.record({
-        serverName: FastCheck.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
-        verify: FastCheck.constantFrom(undefined, true, false),
-        ca: FastCheck.constantFrom(undefined, "ca-1", "ca-2"),
-        cert: FastCheck.constantFrom(undefined, "cert-1", "cert-2"),
-        alpn: FastCheck.constantFrom(undefined, ["h2"])
-      })
-    ],
-    ([a, b]) => {
-      const options = (o: typeof a) => ({
-        serverName: o.serverName,
-        verify: o.verify,
-        ca: o.ca,
-        cert: o.cert,
-        key: o.cert === undefined ? undefined : "key",
-        alpnProtocols: o.alpn
-      })
-      const same = (a.serverName ?? "").toLowerCase() === (b.serverName ?? "").toLowerCase() &&
-        (a.verify ?? true) === (b.verify ?? true) && a.ca === b.ca && a.cert === b.cert
-      expect(parsed(options(a)).upgrade.identity === parsed(options(b)).upgrade.identity).toBe(same)
-    }
-  )
+      fc.record({
+        serverName: fc.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
+        verify: fc.constantFrom(undefined, true, false),
+        ca: fc.constantFrom(undefined, "ca-1", "ca-2"),
+        cert: fc.constantFrom(undefined, "cert-1", "cert-2"),
+        alpn: fc.constantFrom(undefined, ["h2"])
+      }),
+      (a, b) => {
+        const options = (o: typeof a) => ({
+          serverName: o.serverName,
+          verify: o.verify,
+          ca: o.ca,
+          cert: o.cert,
+          key: o.cert === undefined ? undefined : "key",
+          alpnProtocols: o.alpn
+        })
+        const same = (a.serverName ?? "").toLowerCase() === (b.serverName ?? "").toLowerCase() &&
+          (a.verify ?? true) === (b.verify ?? true) && a.ca === b.ca && a.cert === b.cert
+        expect(parsed(options(a)).upgrade.identity === parsed(options(b)).upgrade.identity).toBe(same)
+      }
+    ))
+  })
 
   it("a session is offered only to the identity it came from", () => {
     const session = Tls.makeSession({

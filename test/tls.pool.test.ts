@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as NodeTls from "node:tls"
 import { ConnectionPool, CosocketError, TcpSocket } from "../src/index.js"
 import type { Tls as TlsApi } from "../src/index.js"
@@ -224,8 +224,8 @@ describe("TLS and the pool", () => {
   it.live("a failed handshake during connect frees its pool slot; the next connect starts afresh", () =>
     run(Effect.gen(function*() {
       const peer = yield* tlsServer(serverBCert)
-      const r = yield* Effect.either(TcpSocket.connect("127.0.0.1", peer.port, { tls: { serverName: "a.test", ca } }))
-      expect(Either.isLeft(r) && r.left.message).toBe("certificate host mismatch")
+      const r = yield* Effect.result(TcpSocket.connect("127.0.0.1", peer.port, { tls: { serverName: "a.test", ca } }))
+      expect(Result.isFailure(r) && r.failure.message).toBe("certificate host mismatch")
       const stats = yield* ConnectionPool.stats
       expect([...stats.values()].map((s) => [s.active, s.idle])).toEqual([])
       const ok = yield* TcpSocket.connect("127.0.0.1", peer.port, { tls: { serverName: "b.test", ca } })

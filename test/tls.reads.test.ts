@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import { TcpSocket } from "../src/index.js"
 import { ScriptedPeer } from "../src/testing/index.js"
@@ -18,7 +18,7 @@ import { ca, serverCert } from "./support/tls.js"
 const connectTls = (port: number) => TcpSocket.connect("127.0.0.1", port, { tls: { ca } })
 
 const errorOf = <A, E extends { readonly _tag: string; readonly message: string }>(effect: Effect.Effect<A, E>) =>
-  Effect.map(Effect.either(effect), (r) => Either.isLeft(r) ? `${r.left._tag}: ${r.left.message}` : "success")
+  Effect.map(Effect.result(effect), (r) => Result.isFailure(r) ? `${r.failure._tag}: ${r.failure.message}` : "success")
 
 describe("reads over TLS", () => {
   it.live("*l, n, receiveAny, receiveUntil and *a across TLS record boundaries", () =>
@@ -57,10 +57,10 @@ describe("reads over TLS", () => {
       const socket = yield* connectTls(peer.port)
       const reader = yield* socket.receiveUntil("---end")
       const chunks = yield* Stream.runCollect(reader.stream(3))
-      expect([...chunks].map(text)).toEqual(["abc", "def", "g"])
+      expect(chunks.map(text)).toEqual(["abc", "def", "g"])
       const inclusive = yield* socket.receiveUntil("---end", { inclusive: true })
       expect(text(yield* inclusive.read)).toBe("hijklm---end")
-      expect(yield* reader.readChunk(4).pipe(Effect.either, Effect.map(Either.isLeft))).toBe(true)
+      expect(yield* reader.readChunk(4).pipe(Effect.result, Effect.map(Result.isFailure))).toBe(true)
     })))
 
   it.live("EOF mid-line over TLS: closed with the partial; our write half stays open (half-close)", () =>
@@ -96,7 +96,7 @@ describe("reads over TLS", () => {
         script: [ScriptedPeer.expect("request\n"), ScriptedPeer.send("reply\n")]
       })
       const socket = yield* connectTls(peer.port)
-      const reader = yield* Effect.fork(socket.receive())
+      const reader = yield* Effect.forkChild(socket.receive())
       yield* Effect.sleep(20)
       expect(yield* errorOf(socket.receive())).toBe("SocketBusyReading: socket busy reading")
       expect(yield* socket.send("request\n")).toBe(8)
@@ -111,7 +111,7 @@ describe("busy rules with sslHandshake", () => {
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", peer.port)
       // plain read on the not-yet-TLS connection: the TLS server waits for a ClientHello, so it blocks
-      const reader = yield* Effect.fork(socket.receive())
+      const reader = yield* Effect.forkChild(socket.receive())
       yield* Effect.sleep(20)
       expect(yield* errorOf(socket.sslHandshake({ ca }))).toBe("SocketBusyReading: socket busy reading")
       yield* Fiber.interrupt(reader)
@@ -125,7 +125,7 @@ describe("busy rules with sslHandshake", () => {
       const stalled = yield* server(stalledPeer)
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", stalled.port)
-      const writer = yield* Effect.fork(socket.send(new Uint8Array(64 * 1024 * 1024)))
+      const writer = yield* Effect.forkChild(socket.send(new Uint8Array(64 * 1024 * 1024)))
       yield* Effect.sleep(50)
       expect(yield* errorOf(socket.sslHandshake({ ca }))).toBe("SocketBusyWriting: socket busy writing")
       yield* Fiber.interrupt(writer)
@@ -133,7 +133,7 @@ describe("busy rules with sslHandshake", () => {
       const blackhole = yield* ScriptedPeer.blackhole
       const other = yield* TcpSocket.make
       yield* other.setTimeout(2_000)
-      const connecting = yield* Effect.fork(other.connect(blackhole.host, blackhole.port))
+      const connecting = yield* Effect.forkChild(other.connect(blackhole.host, blackhole.port))
       yield* Effect.sleep(20)
       expect(yield* errorOf(other.sslHandshake({ ca }))).toBe("SocketBusyConnecting: socket busy connecting")
       yield* Fiber.interrupt(connecting)
@@ -144,7 +144,7 @@ describe("busy rules with sslHandshake", () => {
       const silent = yield* server(() => {})
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", silent.port)
-      const handshake = yield* Effect.fork(socket.sslHandshake({ ca }))
+      const handshake = yield* Effect.forkChild(socket.sslHandshake({ ca }))
       yield* Effect.sleep(20)
       expect(yield* errorOf(socket.receive())).toBe("SocketBusyConnecting: socket busy connecting")
       expect(yield* errorOf(socket.send("x"))).toBe("SocketBusyConnecting: socket busy connecting")

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import { defaults } from "../src/CosocketConfig.js"
 import { InvalidArgument } from "../src/CosocketError.js"
 import * as validate from "../src/internal/validate.js"
@@ -52,25 +52,28 @@ describe("validate.timeout", () => {
     expect(millis(validate.timeout("timeout", [1, 500_000_000]))).toBe(1500)
   })
 
-  it.prop(
-    "any number of ms: 0 -> default, 1..2^31-1 -> that duration, above -> bad, negative -> bad",
-    {
-      ms: FastCheck.oneof(
-        FastCheck.integer({ min: -(2 ** 40), max: 2 ** 40 }),
-        FastCheck.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
-        // Sub-nanosecond durations round to zero in Effect's Duration: keep to >= 1 µs.
-        FastCheck.double({ min: -1e12, max: 1e12, noNaN: true }).filter((x) => x === 0 || Math.abs(x) >= 1e-3)
-      )
-    },
-    ({ ms }) => {
-      const r = validate.timeout("t", ms)
-      if (ms < 0) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
-      else if (ms === 0) expect(r).toBeUndefined()
-      else if (ms > 2 ** 31 - 1) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
-      else expect(Math.abs(millis(r) - ms)).toBeLessThan(1e-6)
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
+  it("any number of ms: 0 -> default, 1..2^31-1 -> that duration, above -> bad, negative -> bad", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ms: fc.oneof(
+            fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+            fc.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
+            // Sub-nanosecond durations round to zero in Effect's Duration: keep to >= 1 µs.
+            fc.double({ min: -1e12, max: 1e12, noNaN: true }).filter((x) => x === 0 || Math.abs(x) >= 1e-3)
+          )
+        }),
+        ({ ms }) => {
+          const r = validate.timeout("t", ms)
+          if (ms < 0) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
+          else if (ms === 0) expect(r).toBeUndefined()
+          else if (ms > 2 ** 31 - 1) expect(failure(r)).toEqual(bad("t", "bad timeout value"))
+          else expect(Math.abs(millis(r) - ms)).toBeLessThan(1e-6)
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
 })
 
 describe("validate.idleTimeout", () => {
@@ -103,19 +106,19 @@ describe("validate.port", () => {
     }
   })
 
-  it.prop(
-    "any integer: 0..65535 is itself, anything else is \"bad port number: <n>\"",
-    { n: FastCheck.oneof(FastCheck.integer({ min: -70000, max: 140000 }), FastCheck.integer()) },
-    ({ n }) => {
-      if (n >= 0 && n <= 65535) {
-        expect(validate.port(n)).toBe(n)
-        expect(validate.port(String(n))).toBe(n)
-      } else {
-        expect(failure(validate.port(n))).toEqual(bad("port", `bad port number: ${n}`))
-      }
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+  it("any integer: 0..65535 is itself, anything else is \"bad port number: <n>\"", () => {
+    fc.assert(
+      fc.property(fc.record({ n: fc.oneof(fc.integer({ min: -70000, max: 140000 }), fc.integer()) }), ({ n }) => {
+        if (n >= 0 && n <= 65535) {
+          expect(validate.port(n)).toBe(n)
+          expect(validate.port(String(n))).toBe(n)
+        } else {
+          expect(failure(validate.port(n))).toEqual(bad("port", `bad port number: ${n}`))
+        }
+      }),
+      { numRuns: 200 }
+    )
+  })
 })
 
 describe("validate pool options", () => {

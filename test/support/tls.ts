@@ -56,7 +56,7 @@ export const tlsServer = (
   handler: (socket: Tls.TLSSocket, index: number) => void = (socket) => socket.pipe(socket)
 ): Effect.Effect<TlsServer, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<{ readonly server: Tls.Server; readonly raw: Array<Net.Socket>; readonly info: TlsServer }>(
+    Effect.callback<{ readonly server: Tls.Server; readonly raw: Array<Net.Socket>; readonly info: TlsServer }>(
       (resume) => {
         const raw: Array<Net.Socket> = []
         const info: TlsServer = {
@@ -96,14 +96,14 @@ export const tlsServer = (
       }
     ),
     ({ raw, server }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         for (const socket of raw) socket.destroy()
         server.close(() => resume(Effect.void))
       })
   ).pipe(Effect.map(({ info }) => info))
 
 /** A free loopback port (listen on 0, close). */
-export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as Net.AddressInfo).port
@@ -143,7 +143,7 @@ export const opensslServer = (
         ], { stdio: ["pipe", "pipe", "pipe"] })
       ),
       (child) =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
           child.once("exit", () => resume(Effect.void))
           child.kill("SIGTERM")
@@ -153,7 +153,7 @@ export const opensslServer = (
     child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("latin1"))
     child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("latin1"))
     // wait until it listens ("ACCEPT" on stdout), or fail with what it printed
-    yield* Effect.async<void, Error>((resume) => {
+    yield* Effect.callback<void, Error>((resume) => {
       let done = false
       const check = () => {
         if (done) return
@@ -170,7 +170,10 @@ export const opensslServer = (
       })
       check()
     }).pipe(
-      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("openssl s_server did not start") })
+      Effect.timeoutOrElse({
+        duration: "10 seconds",
+        orElse: () => Effect.fail(new Error("openssl s_server did not start"))
+      })
     )
     return { port, output: () => output }
   })

@@ -128,6 +128,16 @@ const messageOf = (error: unknown): string => {
   return typeof message === "string" ? message : String(error)
 }
 
+/**
+ * OpenSSL's text of a certificate verification error. Node 24 appends advice to it ("; if the root
+ * CA is installed locally, try running Node.js with --use-system-ca"); OpenSSL's verify texts never
+ * contain a semicolon, so whatever follows one is Node's and is cut, leaving OpenResty's text.
+ */
+const verifyText = (message: string): string => {
+  const advice = message.indexOf(";")
+  return advice < 0 ? message : message.slice(0, advice)
+}
+
 /** Maps an error raised during the handshake; the text comes from this error only (spec A.20). */
 export const handshakeError = (error: unknown): TlsError => {
   const code = codeOf(error)
@@ -136,7 +146,7 @@ export const handshakeError = (error: unknown): TlsError => {
   }
   const n = code === undefined || code === "OK" ? undefined : x509Numbers.get(code)
   if (n !== undefined) {
-    return new TlsError({ reason: "verify", detail: `${n}: ${messageOf(error)}`, code, cause: error })
+    return new TlsError({ reason: "verify", detail: `${n}: ${verifyText(messageOf(error))}`, code, cause: error })
   }
   return new TlsError({ reason: "handshake", detail: "handshake failed", code, cause: error })
 }
