@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh Debian machine: npm packages from the lockfile,
-# and the real servers some tests start (redis-server, memcached, openssl's s_server).
+# Installs what the test suite needs on a fresh Debian machine: the real servers some tests start
+# (redis-server, memcached, openssl's s_server), then npm packages from the lockfile (and, through
+# the package's `prepare` step, Node 24 when the system's Node is older than 22.12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +22,6 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
-# npm 11 writes lockfiles without other platforms' optional packages (rollup, esbuild binaries)
-# and then its own `npm ci` refuses them as out of sync; `npm install` keeps every locked version.
-if ! npm ci --no-audit --no-fund; then
-  echo "npm ci refused the lockfile; installing the locked versions with npm install"
-  npm install --no-audit --no-fund
-fi
+# The lockfile is complete (every platform's optional packages), so `npm ci` installs exactly it.
+# Its `prepare` step (scripts/ensure-node.sh) provides Node >= 22.12 for the npm scripts.
+npm ci --no-audit --no-fund

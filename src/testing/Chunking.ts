@@ -123,7 +123,7 @@ export const split = (bytes: Uint8Array, cutPoints: Iterable<number>): Array<Uin
  * @category arbitraries
  * @example
  * ```ts
- * import * as FastCheck from "effect/FastCheck"
+ * import * as FastCheck from "fast-check"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const input = new TextEncoder().encode("GET / HTTP/1.1\r\n")
@@ -167,7 +167,7 @@ export const arbitraryChunking = (
  * @category arbitraries
  * @example
  * ```ts
- * import * as FastCheck from "effect/FastCheck"
+ * import * as FastCheck from "fast-check"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * const samples = FastCheck.sample(Chunking.arbitraryBytes({ alphabet: "-ab", maxLength: 8 }), 3)
@@ -193,7 +193,7 @@ export const arbitraryBytes = (options?: BytesOptions): FastCheck.Arbitrary<Uint
  * @category arbitraries
  * @example
  * ```ts
- * import * as FastCheck from "effect/FastCheck"
+ * import * as FastCheck from "fast-check"
  * import { Chunking } from "effect-cosocket/testing"
  *
  * FastCheck.assert(
