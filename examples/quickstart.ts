@@ -4,14 +4,16 @@
  *
  *   npm run quickstart
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Net from "node:net"
 import { TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 
 /** An embedded server: answers `PING` with `+PONG`, `ECHO x` with `x`, `BYE` by closing. */
 const embeddedServer = Effect.acquireRelease(
-  Effect.async<Net.Server>((resume) => {
+  Effect.callback<Net.Server>((resume) => {
     const server = Net.createServer((socket) => {
       socket.on("error", () => {})
       let pending = ""
@@ -30,21 +32,20 @@ const embeddedServer = Effect.acquireRelease(
     })
     server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
   }),
-  (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
 )
 
 /** One request: take a connection (pooled if one is idle), talk, put it back. */
-const request = (port: number, command: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
-    yield* socket.setTimeout("2 seconds")
-    yield* socket.connect("127.0.0.1", port)
-    const reused = yield* socket.getReusedTimes
-    yield* socket.send([command, "\r\n"])
-    const reply = yield* TcpSocket.receiveString(socket, "*l")
-    yield* socket.setKeepalive("30 seconds")
-    return `${command.padEnd(12)} -> ${reply.padEnd(8)} (connection reused ${reused} times)`
-  }))
+const request = Effect.fn("request")(function*(port: number, command: string) {
+  const socket = yield* TcpSocket.make
+  yield* socket.setTimeout("2 seconds")
+  yield* socket.connect("127.0.0.1", port)
+  const reused = yield* socket.getReusedTimes
+  yield* socket.send([command, "\r\n"])
+  const reply = yield* TcpSocket.receiveString(socket, "*l")
+  yield* socket.setKeepalive("30 seconds")
+  return `${command.padEnd(12)} -> ${reply.padEnd(8)} (connection reused ${reused} times)`
+}, Effect.scoped)
 
 const main = Effect.gen(function*() {
   const server = yield* embeddedServer
@@ -65,7 +66,9 @@ const main = Effect.gen(function*() {
 
 // No process.exit: when the scope closes, the pool closes its idle connection and the server
 // stops, so Node exits by itself — a leaked socket or timer would keep it running.
-Effect.runPromise(main.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).catch((error) => {
-  console.error(error)
-  process.exitCode = 1
+Effect.runPromiseExit(main.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then((exit) => {
+  if (Exit.isFailure(exit)) {
+    console.error(Cause.pretty(exit.cause))
+    process.exitCode = 1
+  }
 })

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as FastCheck from "effect/FastCheck"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
+import * as fc from "fast-check"
 import * as Memcached from "../examples/memcached/MemcachedClient.js"
 import * as Protocol from "../examples/memcached/Protocol.js"
 import { memcachedServer, mutate, overChunks } from "../examples/support/servers.js"
@@ -22,37 +22,37 @@ const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1")
 // -------------------------------------------------------------------------------------------------
 // arbitraries
 
-const key = FastCheck.stringMatching(/^[!-~]{1,12}$/)
-const message = FastCheck.stringMatching(/^[ -~]{0,20}$/)
-const serverError: FastCheck.Arbitrary<Protocol.Reply> = FastCheck.record({
-  kind: FastCheck.constantFrom<Array<Protocol.ErrorKind>>("ERROR", "CLIENT_ERROR", "SERVER_ERROR"),
+const key = fc.stringMatching(/^[!-~]{1,12}$/)
+const message = fc.stringMatching(/^[ -~]{0,20}$/)
+const serverError: fc.Arbitrary<Protocol.Reply> = fc.record({
+  kind: fc.constantFrom<Array<Protocol.ErrorKind>>("ERROR", "CLIENT_ERROR", "SERVER_ERROR"),
   message
 }).map(({ kind, message }) => ({ _tag: "ServerError", kind, message: message.trim() === "" ? "" : message }))
-const item: FastCheck.Arbitrary<Protocol.Item> = FastCheck.record({
+const item: fc.Arbitrary<Protocol.Item> = fc.record({
   key,
-  flags: FastCheck.integer({ min: 0, max: 2 ** 32 - 1 }),
-  value: FastCheck.oneof(
-    FastCheck.uint8Array({ maxLength: 40 }),
+  flags: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  value: fc.oneof(
+    fc.uint8Array({ maxLength: 40 }),
     Chunking.arbitraryBytes({ alphabet: "\r\nEND VALUE0", maxLength: 24 })
   ),
-  cas: FastCheck.option(FastCheck.bigUint({ max: 2n ** 64n - 1n }), { nil: undefined })
+  cas: fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { nil: undefined })
 })
 const constant = (
   tag: "Stored" | "NotStored" | "Exists" | "NotFound" | "Deleted"
-): FastCheck.Arbitrary<Protocol.Reply> => FastCheck.constant({ _tag: tag })
+): fc.Arbitrary<Protocol.Reply> => fc.constant({ _tag: tag })
 
 /** A command with a reply valid for it. */
-const commandReply: FastCheck.Arbitrary<{ command: Protocol.Command; reply: Protocol.Reply }> = FastCheck.oneof(
-  FastCheck.oneof(
-    FastCheck.array(item, { maxLength: 4 }).map((items): Protocol.Reply => ({ _tag: "Values", items })),
+const commandReply: fc.Arbitrary<{ command: Protocol.Command; reply: Protocol.Reply }> = fc.oneof(
+  fc.oneof(
+    fc.array(item, { maxLength: 4 }).map((items): Protocol.Reply => ({ _tag: "Values", items })),
     serverError
   ).map((reply) => ({ command: "get" as const, reply })),
-  FastCheck.oneof(constant("Stored"), constant("NotStored"), constant("Exists"), constant("NotFound"), serverError)
+  fc.oneof(constant("Stored"), constant("NotStored"), constant("Exists"), constant("NotFound"), serverError)
     .map((reply) => ({ command: "set" as const, reply })),
-  FastCheck.oneof(constant("Deleted"), constant("NotFound"), serverError)
+  fc.oneof(constant("Deleted"), constant("NotFound"), serverError)
     .map((reply) => ({ command: "delete" as const, reply })),
-  FastCheck.oneof(
-    FastCheck.bigUint({ max: 2n ** 64n - 1n }).map((value): Protocol.Reply => ({ _tag: "Number", value })),
+  fc.oneof(
+    fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((value): Protocol.Reply => ({ _tag: "Number", value })),
     constant("NotFound"),
     serverError
   ).map((reply) => ({ command: "incr" as const, reply }))
@@ -63,13 +63,13 @@ const chunkedReply = commandReply.chain(({ command, reply }) => {
   return Chunking.arbitraryChunking(encoded).map((chunks) => ({ command, reply, encoded, chunks }))
 })
 
-const command = FastCheck.constantFrom<Array<Protocol.Command>>("get", "set", "delete", "incr")
-const garbage = FastCheck.tuple(
+const command = fc.constantFrom<Array<Protocol.Command>>("get", "set", "delete", "incr")
+const garbage = fc.tuple(
   command,
-  FastCheck.oneof(
-    FastCheck.uint8Array({ maxLength: 64 }),
+  fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
     Chunking.arbitraryBytes({ alphabet: "VALUE 1\r\nENDSTORD_9", maxLength: 64 }),
-    FastCheck.tuple(commandReply, FastCheck.nat(), FastCheck.integer({ min: 0, max: 255 }), FastCheck.nat(2)).map(
+    fc.tuple(commandReply, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(2)).map(
       ([{ reply }, at, byte, op]) => mutate(Protocol.encodeReply(reply), at, byte, op)
     )
   )
@@ -168,83 +168,93 @@ describe("examples/memcached: the text protocol and the pure parser", () => {
     }
   })
 
-  it.prop(
-    "any reply, any chunking: every chunk boundary before the end needs more, the whole gives the reply",
-    [chunkedReply],
-    ([{ chunks, command, encoded, reply }]) => {
-      let received = 0
-      for (const chunk of chunks.slice(0, -1)) {
-        received += chunk.length
-        expect(Protocol.parseReply(command, encoded.subarray(0, received))).toEqual({ _tag: "NeedMore" })
-      }
-      expect(Protocol.parseReply(command, Chunking.concat(chunks))).toEqual({
-        _tag: "Parsed",
-        value: reply,
-        next: encoded.length
-      })
-    },
-    { fastCheck: { numRuns: 500 } }
-  )
+  it("any reply, any chunking: every chunk boundary before the end needs more, the whole gives the reply", () => {
+    fc.assert(
+      fc.property(chunkedReply, ({ chunks, command, encoded, reply }) => {
+        let received = 0
+        for (const chunk of chunks.slice(0, -1)) {
+          received += chunk.length
+          expect(Protocol.parseReply(command, encoded.subarray(0, received))).toEqual({ _tag: "NeedMore" })
+        }
+        expect(Protocol.parseReply(command, Chunking.concat(chunks))).toEqual({
+          _tag: "Parsed",
+          value: reply,
+          next: encoded.length
+        })
+      }),
+      { numRuns: 500 }
+    )
+  })
 
-  it.prop(
-    "garbage: a typed result (reply, NeedMore or ProtocolError), never an exception",
-    [garbage],
-    ([[c, input]]) => {
-      const result = Protocol.parseReply(c, input)
-      if (result._tag === "ProtocolError") expect(result).toBeInstanceOf(Protocol.ProtocolError)
-      else if (result._tag === "Parsed") expect(result.next).toBeLessThanOrEqual(input.length)
-      else expect(result).toEqual({ _tag: "NeedMore" })
-    },
-    { fastCheck: { numRuns: 1000 } }
-  )
+  it("garbage: a typed result (reply, NeedMore or ProtocolError), never an exception", () => {
+    fc.assert(
+      fc.property(garbage, ([c, input]) => {
+        const result = Protocol.parseReply(c, input)
+        if (result._tag === "ProtocolError") expect(result).toBeInstanceOf(Protocol.ProtocolError)
+        else if (result._tag === "Parsed") expect(result.next).toBeLessThanOrEqual(input.length)
+        else expect(result).toEqual({ _tag: "NeedMore" })
+      }),
+      { numRuns: 1000 }
+    )
+  })
 })
 
 describe("examples/memcached: the straight-line reader agrees with the parser", () => {
-  it.live.prop(
-    "in memory, any reply and chunking: readReply = parseReply",
-    [chunkedReply],
-    ([{ chunks, command, reply }]) =>
-      Effect.gen(function*() {
-        const read = yield* overChunks(chunks, (socket) => Effect.either(Memcached.readReply(socket, command)))
-        expect(read).toEqual(Either.right(reply))
-      }),
-    { fastCheck: { numRuns: 150 } }
-  )
+  it.live("in memory, any reply and chunking: readReply = parseReply", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(chunkedReply, ({ chunks, command, reply }) =>
+          Effect.runPromise(Effect.gen(function*() {
+            const read = yield* overChunks(chunks, (socket) => Effect.result(Memcached.readReply(socket, command)))
+            expect(read).toEqual(Result.succeed(reply))
+          }))),
+        { numRuns: 150 }
+      )
+    ))
 
-  it.live.prop(
+  it.live(
     "in memory, garbage: the reader ends (reply, ProtocolError or EOF) and matches every reply the parser finds",
-    [garbage.chain(([c, input]) => Chunking.arbitraryChunking(input).map((chunks) => ({ c, input, chunks })))],
-    ([{ c, chunks, input }]) =>
-      Effect.gen(function*() {
-        const read = yield* overChunks(chunks, (socket) => Effect.either(Memcached.readReply(socket, c)))
-        expectReaderAgrees(read, Protocol.parseReply(c, input))
-      }),
-    { fastCheck: { numRuns: 200 } }
+    () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            garbage.chain(([c, input]) => Chunking.arbitraryChunking(input).map((chunks) => ({ c, input, chunks }))),
+            ({ c, chunks, input }) =>
+              Effect.runPromise(Effect.gen(function*() {
+                const read = yield* overChunks(chunks, (socket) => Effect.result(Memcached.readReply(socket, c)))
+                expectReaderAgrees(read, Protocol.parseReply(c, input))
+              }))
+          ),
+          { numRuns: 200 }
+        )
+      )
   )
 
-  it.live.prop(
-    "over a scripted loopback peer sending the chunks apart: the client's getMulti returns the items",
-    [
-      FastCheck.uniqueArray(item, { selector: (i) => i.key, maxLength: 3 }).chain((items) => {
-        const encoded = Protocol.encodeReply({ _tag: "Values", items })
-        return Chunking.arbitraryChunking(encoded, { maxChunks: 8 }).map((chunks) => ({ items, chunks }))
-      })
-    ],
-    ([{ chunks, items }]) =>
-      withNode(Effect.gen(function*() {
-        const keys = items.length === 0 ? ["none"] : items.map((i) => i.key)
-        const peer = yield* ScriptedPeer.make({
-          script: [ScriptedPeer.expect(`get ${keys.join(" ")}\r\n`), ScriptedPeer.sendChunks(chunks, 2)]
-        })
-        const got = yield* Memcached.use(
-          { host: peer.host, port: peer.port, timeout: "10 seconds" },
-          (mc) => mc.getMulti(keys)
-        )
-        expect(got).toEqual(items)
-        yield* peer.done(0)
-      })),
-    { fastCheck: { numRuns: 12 } }
-  )
+  it.live("over a scripted loopback peer sending the chunks apart: the client's getMulti returns the items", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(item, { selector: (i) => i.key, maxLength: 3 }).chain((items) => {
+            const encoded = Protocol.encodeReply({ _tag: "Values", items })
+            return Chunking.arbitraryChunking(encoded, { maxChunks: 8 }).map((chunks) => ({ items, chunks }))
+          }),
+          ({ chunks, items }) =>
+            Effect.runPromise(withNode(Effect.gen(function*() {
+              const keys = items.length === 0 ? ["none"] : items.map((i) => i.key)
+              const peer = yield* ScriptedPeer.make({
+                script: [ScriptedPeer.expect(`get ${keys.join(" ")}\r\n`), ScriptedPeer.sendChunks(chunks, 2)]
+              })
+              const got = yield* Memcached.use(
+                { host: peer.host, port: peer.port, timeout: "10 seconds" },
+                (mc) => mc.getMulti(keys)
+              )
+              expect(got).toEqual(items)
+              yield* peer.done(0)
+            })))
+        ),
+        { numRuns: 12 }
+      )
+    ))
 })
 
 describe("examples/memcached: against a real memcached", () => {

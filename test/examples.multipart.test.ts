@@ -3,11 +3,10 @@
  * `receiveUntil("\r\n--" + boundary).stream(size)`, for any parts and any chunking.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as FastCheck from "effect/FastCheck"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
+import * as fc from "fast-check"
 import * as Multipart from "../examples/multipart/Multipart.js"
 import { overChunks } from "../examples/support/servers.js"
 import { TcpSocket } from "../src/index.js"
@@ -22,14 +21,14 @@ const contains = (haystack: Uint8Array, needle: string): boolean => text(haystac
 // -------------------------------------------------------------------------------------------------
 // arbitraries
 
-const boundary = FastCheck.oneof(
-  FastCheck.stringMatching(/^[0-9A-Za-z'()+_,\-./:=?]{1,12}$/),
-  FastCheck.stringMatching(/^-{1,4}[ab]{0,2}$/)
+const boundary = fc.oneof(
+  fc.stringMatching(/^[0-9A-Za-z'()+_,\-./:=?]{1,12}$/),
+  fc.stringMatching(/^-{1,4}[ab]{0,2}$/)
 )
-const headers = FastCheck.array(
-  FastCheck.tuple(
-    FastCheck.stringMatching(/^[A-Za-z][A-Za-z-]{0,9}$/),
-    FastCheck.stringMatching(/^([!-~]([ -~]{0,14}[!-~])?)?$/)
+const headers = fc.array(
+  fc.tuple(
+    fc.stringMatching(/^[A-Za-z][A-Za-z-]{0,9}$/),
+    fc.stringMatching(/^([!-~]([ -~]{0,14}[!-~])?)?$/)
   ),
   { maxLength: 3 }
 )
@@ -39,15 +38,15 @@ const body = boundary.chain((b) => {
   const delimiter = `\r\n--${b}`
   const partBody = Chunking.arbitraryBytes({ alphabet: `-\r\nx${b.slice(0, 2)}`, maxLength: 40 })
     .filter((bytes) => !contains(bytes, delimiter))
-  return FastCheck.record({
-    boundary: FastCheck.constant(b),
-    parts: FastCheck.array(FastCheck.record({ headers, body: partBody }), { maxLength: 4 }),
-    preamble: FastCheck.option(
-      FastCheck.stringMatching(/^[ -~]{0,12}$/).filter((p) => !p.includes(`--${b}`)),
+  return fc.record({
+    boundary: fc.constant(b),
+    parts: fc.array(fc.record({ headers, body: partBody }), { maxLength: 4 }),
+    preamble: fc.option(
+      fc.stringMatching(/^[ -~]{0,12}$/).filter((p) => !p.includes(`--${b}`)),
       { nil: undefined }
     ),
-    epilogue: FastCheck.option(FastCheck.stringMatching(/^[ -~\r\n]{0,12}$/), { nil: undefined }),
-    chunkSize: FastCheck.integer({ min: 1, max: 9 })
+    epilogue: fc.option(fc.stringMatching(/^[ -~\r\n]{0,12}$/), { nil: undefined }),
+    chunkSize: fc.integer({ min: 1, max: 9 })
   })
 })
 
@@ -63,7 +62,7 @@ const overString = <A, E>(body: string, f: (socket: TcpSocket.TcpSocket) => Effe
   overChunks([bytes(body)], f)
 
 const events = (socket: TcpSocket.TcpSocket, b: string, chunkSize = 4) =>
-  Effect.map(Stream.runCollect(Multipart.events(socket, b, { chunkSize })), Chunk.toReadonlyArray)
+  Stream.runCollect(Multipart.events(socket, b, { chunkSize }))
 
 /** Events with the body chunks as text. */
 const show = (all: ReadonlyArray<Multipart.Event>) =>
@@ -144,54 +143,63 @@ describe("examples/multipart", () => {
     )
   })
 
-  it.live.prop(
-    "in memory, any parts, any chunking, any chunk size: the parts come back exactly",
-    [chunkedBody],
-    ([input]) =>
-      overChunks(input.chunks, (socket) =>
-        Effect.gen(function*() {
-          const all = yield* events(socket, input.boundary, input.chunkSize)
-          for (const e of all) {
-            if (e._tag === "Body") expect(e.chunk.length).toBeGreaterThan(0)
-            if (e._tag === "Body") expect(e.chunk.length).toBeLessThanOrEqual(input.chunkSize)
-          }
-          const parts: Array<Multipart.Part> = []
-          let current: Array<Uint8Array> = []
-          let head: Multipart.Part["headers"] = []
-          for (const e of all) {
-            if (e._tag === "PartStart") {
-              head = e.headers
-              current = []
-            } else if (e._tag === "Body") current.push(e.chunk)
-            else parts.push({ headers: head, body: Chunking.concat(current) })
-          }
-          expect(parts).toEqual(input.parts)
-          // reading stopped right after the closing boundary line
-          const rest = yield* Effect.either(socket.receive("*a"))
-          if (input.epilogue === undefined) {
-            // the closing "--" was the last bytes: the reader met EOF, the read half is closed
-            expect(Either.isLeft(rest) && rest.left._tag).toBe("SocketClosed")
-          } else {
-            expect(Either.map(rest, text)).toEqual(Either.right(input.epilogue))
-          }
-        })),
-    { fastCheck: { numRuns: 100 } }
-  )
+  it.live("in memory, any parts, any chunking, any chunk size: the parts come back exactly", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(chunkedBody, (input) =>
+          Effect.runPromise(overChunks(input.chunks, (socket) =>
+            Effect.gen(function*() {
+              const all = yield* events(socket, input.boundary, input.chunkSize)
+              for (const e of all) {
+                if (e._tag === "Body") {
+                  expect(e.chunk.length).toBeGreaterThan(0)
+                }
+                if (e._tag === "Body") {
+                  expect(e.chunk.length).toBeLessThanOrEqual(input.chunkSize)
+                }
+              }
+              const parts: Array<Multipart.Part> = []
+              let current: Array<Uint8Array> = []
+              let head: Multipart.Part["headers"] = []
+              for (const e of all) {
+                if (e._tag === "PartStart") {
+                  head = e.headers
+                  current = []
+                } else if (e._tag === "Body") {
+                  current.push(e.chunk)
+                } else parts.push({ headers: head, body: Chunking.concat(current) })
+              }
+              expect(parts).toEqual(input.parts)
+              // reading stopped right after the closing boundary line
+              const rest = yield* Effect.result(socket.receive("*a"))
+              if (input.epilogue === undefined) {
+                // the closing "--" was the last bytes: the reader met EOF, the read half is closed
+                expect(Result.isFailure(rest) && rest.failure._tag).toBe("SocketClosed")
+              } else {
+                expect(Result.map(rest, text)).toEqual(Result.succeed(input.epilogue))
+              }
+            })))),
+        { numRuns: 100 }
+      )
+    ))
 
-  it.live.prop(
-    "over a scripted loopback peer sending the chunks apart: collect returns the parts",
-    [chunkedBody.filter((input) => input.chunks.length <= 12)],
-    ([input]) =>
-      Effect.gen(function*() {
-        const peer = yield* ScriptedPeer.make({
-          script: [ScriptedPeer.sendChunks(input.chunks, 2), ScriptedPeer.close]
-        })
-        const socket = yield* TcpSocket.make
-        yield* socket.setTimeout("10 seconds")
-        yield* socket.connect(peer.host, peer.port)
-        const parts = yield* Multipart.collect(socket, input.boundary, { chunkSize: input.chunkSize })
-        expect(parts).toEqual(input.parts)
-      }).pipe(Effect.scoped, Effect.provide(NodeCosocket.layer), Effect.orDie),
-    { fastCheck: { numRuns: 12 } }
-  )
+  it.live("over a scripted loopback peer sending the chunks apart: collect returns the parts", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(chunkedBody.filter((input) => input.chunks.length <= 12), (input) =>
+          Effect.runPromise(
+            Effect.gen(function*() {
+              const peer = yield* ScriptedPeer.make({
+                script: [ScriptedPeer.sendChunks(input.chunks, 2), ScriptedPeer.close]
+              })
+              const socket = yield* TcpSocket.make
+              yield* socket.setTimeout("10 seconds")
+              yield* socket.connect(peer.host, peer.port)
+              const parts = yield* Multipart.collect(socket, input.boundary, { chunkSize: input.chunkSize })
+              expect(parts).toEqual(input.parts)
+            }).pipe(Effect.scoped, Effect.provide(NodeCosocket.layer), Effect.orDie)
+          )),
+        { numRuns: 12 }
+      )
+    ))
 })

@@ -14,7 +14,7 @@ import { NodeCosocket } from "../src/node/index.js"
 /** A scoped loopback upstream server running `handler` per connection. */
 const upstream = (handler: (socket: Net.Socket) => void) =>
   Effect.acquireRelease(
-    Effect.async<{ server: Net.Server; port: number; sockets: Array<Net.Socket> }>((resume) => {
+    Effect.callback<{ server: Net.Server; port: number; sockets: Array<Net.Socket> }>((resume) => {
       const sockets: Array<Net.Socket> = []
       const server = Net.createServer({ allowHalfOpen: true }, (socket) => {
         sockets.push(socket)
@@ -25,7 +25,7 @@ const upstream = (handler: (socket: Net.Socket) => void) =>
         resume(Effect.succeed({ server, port: (server.address() as Net.AddressInfo).port, sockets })))
     }),
     ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         for (const socket of sockets) {
           socket.destroy()
         }
@@ -58,7 +58,7 @@ const collect = (socket: Net.Socket) => {
 /** A scoped client connection to the proxy (half-open allowed). */
 const client = (port: number) =>
   Effect.acquireRelease(
-    Effect.async<Net.Socket>((resume) => {
+    Effect.callback<Net.Socket>((resume) => {
       const socket = Net.connect({ host: "127.0.0.1", port, allowHalfOpen: true })
       socket.on("error", () => {})
       socket.once("connect", () => resume(Effect.succeed(socket)))
@@ -71,7 +71,7 @@ const client = (port: number) =>
  * connections, so it answers with its own FIN) and the socket closed.
  */
 const closed = (socket: Net.Socket) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     const finish = () => {
       if (socket.closed) return resume(Effect.void)
       socket.once("close", () => resume(Effect.void))
@@ -100,7 +100,7 @@ const settled = (proxy: Proxy.Proxy) =>
   })
 
 describe("examples/proxy", () => {
-  it.scopedLive(
+  it.live(
     "8 MiB of random bytes each way at once, byte-exact; the client's FIN reaches the upstream",
     () =>
       Effect.gen(function*() {
@@ -147,7 +147,7 @@ describe("examples/proxy", () => {
     60_000
   )
 
-  it.scopedLive("the upstream's FIN reaches the client, which can still send (half-close the other way)", () =>
+  it.live("the upstream's FIN reaches the client, which can still send (half-close the other way)", () =>
     Effect.gen(function*() {
       let upstreamGot: Promise<{ data: Buffer; ended: boolean }> | undefined
       const server = yield* upstream((socket) => {
@@ -168,7 +168,7 @@ describe("examples/proxy", () => {
       yield* closed(socket)
     }).pipe(Effect.provide(NodeCosocket.layer)))
 
-  it.scopedLive(
+  it.live(
     "four clients at once, 1 MiB each through an echo upstream, nothing mixed up",
     () =>
       Effect.gen(function*() {
@@ -197,7 +197,7 @@ describe("examples/proxy", () => {
     60_000
   )
 
-  it.scopedLive("upstream refused: the client connection is reset and counted as failed", () =>
+  it.live("upstream refused: the client connection is reset and counted as failed", () =>
     Effect.gen(function*() {
       const refusedPort = yield* Effect.scoped(Effect.map(upstream(() => {}), (s) => s.port))
       const proxy = yield* Proxy.make({ upstream: { host: "127.0.0.1", port: refusedPort } })
@@ -211,7 +211,7 @@ describe("examples/proxy", () => {
       expect(yield* settled(proxy)).toMatchObject({ accepted: 1, active: 0, failed: 1 })
     }).pipe(Effect.provide(NodeCosocket.layer)))
 
-  it.scopedLive("upstream reset mid-stream: both pumps stop and the client connection is reset too", () =>
+  it.live("upstream reset mid-stream: both pumps stop and the client connection is reset too", () =>
     Effect.gen(function*() {
       const server = yield* upstream((socket) => {
         socket.once("data", () => {
@@ -223,7 +223,7 @@ describe("examples/proxy", () => {
       const socket = yield* client(proxy.port)
       const received = collect(socket)
       socket.write("request")
-      yield* Effect.async<void>((resume) => {
+      yield* Effect.callback<void>((resume) => {
         socket.once("data", () => resume(Effect.void))
       })
       socket.write("more")
@@ -240,19 +240,19 @@ describe("examples/proxy", () => {
   it.live("closing the proxy's scope closes open client connections and the listener", () =>
     Effect.gen(function*() {
       const outer = yield* Scope.make()
-      const server = yield* Scope.extend(upstream(() => {}), outer)
+      const server = yield* Scope.provide(upstream(() => {}), outer)
       const scope = yield* Scope.make()
-      const proxy = yield* Scope.extend(
+      const proxy = yield* Scope.provide(
         Effect.provide(Proxy.make({ upstream: { host: "127.0.0.1", port: server.port } }), NodeCosocket.layer),
         scope
       )
-      const socket = yield* Scope.extend(client(proxy.port), outer)
+      const socket = yield* Scope.provide(client(proxy.port), outer)
       // wait until the proxy has its upstream connection
       for (let i = 0; i < 200 && server.sockets.length === 0; i++) yield* Effect.sleep("10 millis")
       expect(server.sockets.length).toBe(1)
       yield* Scope.close(scope, Exit.void)
       yield* closed(socket)
-      const refused = yield* Effect.async<boolean>((resume) => {
+      const refused = yield* Effect.callback<boolean>((resume) => {
         const probe = Net.connect({ host: "127.0.0.1", port: proxy.port })
         probe.on("error", () => resume(Effect.succeed(true)))
         probe.on("connect", () => {

@@ -19,7 +19,7 @@ const programs = Fs.readdirSync(examples, { withFileTypes: true }).flatMap((entr
 })
 
 const runProgram = (file: string) =>
-  Effect.async<{ code: number | null; signal: string | null; output: string }>((resume) => {
+  Effect.callback<{ code: number | null; signal: string | null; output: string }>((resume) => {
     const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", file], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"]

@@ -30,7 +30,7 @@ export interface ConnectOptions {
   readonly host: string
   readonly port: number
   /** Connect, send and read timeout (default: `CosocketConfig`). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** Pool capacity and connect backlog of this key (see `TcpSocket.ConnectOptions`). */
   readonly poolSize?: number | undefined
   readonly backlog?: number | undefined
@@ -67,32 +67,31 @@ export interface Memcached {
  * with `receive(n + 2)`. Shares `Protocol.parseLine` with the pure parser and returns the same
  * value for every valid reply. (`"*l"` drops CRs, so it accepts a bare LF as a line end.)
  */
-export const readReply = (
+export const readReply = Effect.fnUntraced(function*(
   socket: TcpSocket.TcpSocket,
   command: Protocol.Command
-): Effect.Effect<Protocol.Reply, Protocol.ProtocolError | TcpSocket.ReceiveError | CosocketError.InvalidArgument> =>
-  Effect.gen(function*() {
-    const items: Array<Protocol.Item> = []
-    for (;;) {
-      const line = Protocol.parseLine(command, yield* socket.receive("*l"))
-      switch (line._tag) {
-        case "ProtocolError":
-          return yield* line
-        case "End":
-          return { _tag: "Values", items }
-        case "ValueHeader": {
-          const block = yield* socket.receive(line.length + 2)
-          if (!Protocol.isCrlf(block, line.length)) {
-            return yield* new Protocol.ProtocolError({ reason: "data block not terminated by CRLF" })
-          }
-          items.push(Protocol.item(line, block.slice(0, line.length)))
-          continue
+): Effect.fn.Return<Protocol.Reply, Protocol.ProtocolError | TcpSocket.ReceiveError | CosocketError.InvalidArgument> {
+  const items: Array<Protocol.Item> = []
+  for (;;) {
+    const line = Protocol.parseLine(command, yield* socket.receive("*l"))
+    switch (line._tag) {
+      case "ProtocolError":
+        return yield* line
+      case "End":
+        return { _tag: "Values", items }
+      case "ValueHeader": {
+        const block = yield* socket.receive(line.length + 2)
+        if (!Protocol.isCrlf(block, line.length)) {
+          return yield* new Protocol.ProtocolError({ reason: "data block not terminated by CRLF" })
         }
-        default:
-          return line
+        items.push(Protocol.item(line, block.slice(0, line.length)))
+        continue
       }
+      default:
+        return line
     }
-  })
+  }
+})
 
 // -------------------------------------------------------------------------------------------------
 // the client
@@ -104,63 +103,64 @@ const outOfSync = (error: MemcachedFailure): boolean =>
  * Connects (or takes an idle connection of `host:port` from the pool). The socket belongs to the
  * caller's scope: when it ends without `release`, the connection is closed.
  */
-export const connect = (
+export const connect = Effect.fnUntraced(function*(
   options: ConnectOptions
-): Effect.Effect<
+): Effect.fn.Return<
   Memcached,
   TcpSocket.ConnectFailure,
   Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool
-> =>
-  Effect.gen(function*() {
-    const socket = yield* TcpSocket.make
-    if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
-    yield* socket.connect(options.host, options.port, { poolSize: options.poolSize, backlog: options.backlog })
-    const reusedTimes = yield* socket.getReusedTimes
-    let tainted = false
+> {
+  const socket = yield* TcpSocket.make
+  if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
+  yield* socket.connect(options.host, options.port, { poolSize: options.poolSize, backlog: options.backlog })
+  const reusedTimes = yield* socket.getReusedTimes
+  let tainted = false
 
-    /** Sends one request and reads its reply; error lines fail with `MemcachedError`. */
-    const exchange = (
+  /** Sends one request and reads its reply; error lines fail with `MemcachedError`. */
+  const exchange = Effect.fnUntraced(
+    function*(
       command: Protocol.Command,
       request: Uint8Array | Protocol.InvalidRequest
-    ): Effect.Effect<Protocol.Reply, MemcachedFailure> =>
-      Effect.gen(function*() {
-        if (request instanceof Protocol.InvalidRequest) return yield* request
-        yield* socket.send(request)
-        const reply = yield* readReply(socket, command)
-        if (reply._tag === "ServerError") {
-          tainted = true
-          return yield* new Protocol.MemcachedError({ kind: reply.kind, detail: reply.message })
-        }
-        return reply
-      }).pipe(Effect.tapError((error) => outOfSync(error) ? Effect.ignore(socket.close) : Effect.void))
+    ): Effect.fn.Return<Protocol.Reply, MemcachedFailure> {
+      if (request instanceof Protocol.InvalidRequest) return yield* request
+      yield* socket.send(request)
+      const reply = yield* readReply(socket, command)
+      if (reply._tag === "ServerError") {
+        tainted = true
+        return yield* new Protocol.MemcachedError({ kind: reply.kind, detail: reply.message })
+      }
+      return reply
+    },
+    Effect.tapError((error) => outOfSync(error) ? Effect.ignore(socket.close) : Effect.void)
+  )
 
-    const getMulti = (keys: ReadonlyArray<string>) =>
-      Effect.map(exchange("get", Protocol.encodeGet(keys)), (reply) => reply._tag === "Values" ? reply.items : [])
+  const getMulti = (keys: ReadonlyArray<string>) =>
+    Effect.map(exchange("get", Protocol.encodeGet(keys)), (reply) => reply._tag === "Values" ? reply.items : [])
 
-    const memcached: Memcached = {
-      socket,
-      reusedTimes,
-      get: (key) => Effect.map(getMulti([key]), (items) => items.find((item) => item.key === key)),
-      getMulti,
-      set: (key, value, opts) =>
-        Effect.map(
-          exchange("set", Protocol.encodeSet(key, value, opts?.flags ?? 0, opts?.exptime ?? 0)),
-          (reply) => reply._tag === "Stored"
-        ),
-      delete: (key) => Effect.map(exchange("delete", Protocol.encodeDelete(key)), (reply) => reply._tag === "Deleted"),
-      incr: (key, delta = 1) =>
-        Effect.map(
-          exchange("incr", Protocol.encodeIncr(key, delta)),
-          (reply) => reply._tag === "Number" ? reply.value : undefined
-        ),
-      release: Effect.suspend(() =>
-        tainted
-          ? Effect.as(Effect.ignore(socket.close), false)
-          : socket.setKeepalive().pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-      )
-    }
-    return memcached
-  })
+  const memcached: Memcached = {
+    socket,
+    reusedTimes,
+    get: (key) => Effect.map(getMulti([key]), (items) => items.find((item) => item.key === key)),
+    getMulti,
+    set: (key, value, opts) =>
+      Effect.map(
+        exchange("set", Protocol.encodeSet(key, value, opts?.flags ?? 0, opts?.exptime ?? 0)),
+        (reply) => reply._tag === "Stored"
+      ),
+    delete: (key) => Effect.map(exchange("delete", Protocol.encodeDelete(key)), (reply) => reply._tag === "Deleted"),
+    incr: (key, delta = 1) =>
+      Effect.map(
+        exchange("incr", Protocol.encodeIncr(key, delta)),
+        (reply) => reply._tag === "Number" ? reply.value : undefined
+      ),
+    release: Effect.suspend(() =>
+      tainted
+        ? Effect.as(Effect.ignore(socket.close), false)
+        : socket.setKeepalive().pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+    )
+  }
+  return memcached
+})
 
 /**
  * Runs `use` with a connection: on success the connection goes back to the pool, on failure or

@@ -4,8 +4,10 @@
  *
  *   npx tsx examples/memcached/main.ts
  */
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { NodeCosocket } from "../../src/node/index.js"
 import { memcachedServer } from "../support/servers.js"
 import * as Memcached from "./MemcachedClient.js"
@@ -34,10 +36,7 @@ const program = Effect.gen(function*() {
     }))
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then((exit) => {
+  if (Exit.isFailure(exit)) console.error(Cause.pretty(exit.cause))
+  process.exit(Exit.isSuccess(exit) ? 0 : 1)
+})

@@ -121,9 +121,9 @@ export const events = (
         ),
         Stream.map((chunk): Event => ({ _tag: "Body", chunk }))
       )
-      return Stream.make(start).pipe(
+      return Stream.succeed(start).pipe(
         Stream.concat(body),
-        Stream.concat(Stream.make<Array<Event>>({ _tag: "PartEnd" })),
+        Stream.concat(Stream.succeed<Event>({ _tag: "PartEnd" })),
         Stream.concat(Stream.suspend(() => parts))
       )
     }))
@@ -158,7 +158,7 @@ export const collect = (
 ): Effect.Effect<ReadonlyArray<Part>, ReadError> =>
   Stream.runFold(
     events(socket, boundary, options),
-    { parts: [] as Array<Part>, headers: [] as Part["headers"], chunks: [] as Array<Uint8Array> },
+    () => ({ parts: [] as Array<Part>, headers: [] as Part["headers"], chunks: [] as Array<Uint8Array> }),
     (state, event) => {
       switch (event._tag) {
         case "PartStart":

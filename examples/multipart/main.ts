@@ -5,8 +5,10 @@
  *
  *   npx tsx examples/multipart/main.ts
  */
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
@@ -29,7 +31,7 @@ const body = Multipart.encode([
 
 /** Serves one response per connection, then FIN. */
 const server = Effect.acquireRelease(
-  Effect.async<Net.Server>((resume) => {
+  Effect.callback<Net.Server>((resume) => {
     const srv = Net.createServer({ allowHalfOpen: true }, (socket) => {
       socket.on("error", () => {})
       socket.write(`HTTP/1.1 200 OK\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n`)
@@ -39,7 +41,7 @@ const server = Effect.acquireRelease(
     srv.listen(0, "127.0.0.1", () => resume(Effect.succeed(srv)))
   }),
   (srv) =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       srv.close(() => resume(Effect.void))
     })
 )
@@ -80,10 +82,7 @@ const program = Effect.gen(function*() {
   yield* socket.close
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then((exit) => {
+  if (Exit.isFailure(exit)) console.error(Cause.pretty(exit.cause))
+  process.exit(Exit.isSuccess(exit) ? 0 : 1)
+})

@@ -26,7 +26,7 @@ export interface Options {
   /** Most bytes one `receiveAny` returns (default 64 KiB). */
   readonly chunkSize?: number | undefined
   /** Close a connection when a direction sees no data for this long (default: never). */
-  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: Duration.Input | undefined
 }
 
 export interface Stats {
@@ -82,122 +82,121 @@ const endpoint = (socket: TcpSocket.TcpSocket): Endpoint => ({
 })
 
 /** Connects a cosocket to `host:port` through the environment's connector, outside the pool. */
-export const dial = (
+export const dial = Effect.fnUntraced(function*(
   host: string,
   port: number
-): Effect.Effect<Endpoint, TcpSocket.ConnectFailure, Scope.Scope | Transport.TcpConnector> =>
-  Effect.gen(function*() {
-    const cosocket = yield* socketOver(yield* Transport.TcpConnector)
-    yield* cosocket.connect(host, port)
-    return endpoint(cosocket)
-  })
+): Effect.fn.Return<Endpoint, TcpSocket.ConnectFailure, Scope.Scope | Transport.TcpConnector> {
+  const cosocket = yield* socketOver(yield* Transport.TcpConnector)
+  yield* cosocket.connect(host, port)
+  return endpoint(cosocket)
+})
 
 /**
  * Copies `from` to `to` until `from` reaches EOF, then half-closes `to`. Returns the byte count.
  * Any other read or write failure fails the pump.
  */
-export const pump = (
+export const pump = Effect.fnUntraced(function*(
   from: Endpoint,
   to: Endpoint,
   chunkSize: number,
   onBytes: (n: number) => void = () => {}
-): Effect.Effect<number, TcpSocket.ReceiveError | TcpSocket.SendError | CosocketError.InvalidArgument> =>
-  Effect.gen(function*() {
-    let total = 0
-    for (;;) {
-      const chunk = yield* from.socket.receiveAny(chunkSize).pipe(
-        Effect.catchTag(
-          "SocketClosed",
-          (closed) => closed.partial === undefined ? Effect.fail(closed) : Effect.succeed(undefined)
-        )
+): Effect.fn.Return<number, TcpSocket.ReceiveError | TcpSocket.SendError | CosocketError.InvalidArgument> {
+  let total = 0
+  for (;;) {
+    const chunk = yield* from.socket.receiveAny(chunkSize).pipe(
+      Effect.catchTag(
+        "SocketClosed",
+        (closed) => closed.partial === undefined ? Effect.fail(closed) : Effect.succeed(undefined)
       )
-      if (chunk === undefined) {
-        yield* to.shutdown
-        return total
-      }
-      yield* to.socket.send(chunk)
-      total += chunk.length
-      onBytes(chunk.length)
+    )
+    if (chunk === undefined) {
+      yield* to.shutdown
+      return total
     }
-  })
+    yield* to.socket.send(chunk)
+    total += chunk.length
+    onBytes(chunk.length)
+  }
+})
 
 /**
  * Starts the proxy; closing the scope stops accepting, interrupts the pumps and closes every
  * connection.
  */
-export const make = (options: Options): Effect.Effect<Proxy, never, Scope.Scope | Transport.TcpConnector> =>
-  Effect.gen(function*() {
-    const chunkSize = options.chunkSize ?? 64 * 1024
-    const idle = options.idleTimeout === undefined ? Duration.infinity : Duration.decode(options.idleTimeout)
-    const counters = { accepted: 0, active: 0, bytesUp: 0, bytesDown: 0, failed: 0 }
-    const connector = yield* Transport.TcpConnector
-    let closing = false
-    const server = Net.createServer({ allowHalfOpen: true })
-    const open = new Set<Net.Socket>()
-    yield* Effect.addFinalizer(() =>
-      Effect.async<void>((resume) => {
-        closing = true
-        for (const socket of open) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-    )
-    const fibers = yield* FiberSet.make<void, never>()
-    const run = yield* FiberSet.runtime(fibers)<never>()
+export const make = Effect.fnUntraced(function*(
+  options: Options
+): Effect.fn.Return<Proxy, never, Scope.Scope | Transport.TcpConnector> {
+  const chunkSize = options.chunkSize ?? 64 * 1024
+  const idle = options.idleTimeout === undefined ? Duration.infinity : Duration.fromInputUnsafe(options.idleTimeout)
+  const counters = { accepted: 0, active: 0, bytesUp: 0, bytesDown: 0, failed: 0 }
+  const connector = yield* Transport.TcpConnector
+  let closing = false
+  const server = Net.createServer({ allowHalfOpen: true })
+  const open = new Set<Net.Socket>()
+  yield* Effect.addFinalizer(() =>
+    Effect.callback<void>((resume) => {
+      closing = true
+      for (const socket of open) socket.destroy()
+      server.close(() => resume(Effect.void))
+    })
+  )
+  const fibers = yield* FiberSet.make<void, never>()
+  const run = yield* FiberSet.runtime(fibers)<never>()
 
-    const serve = (client: Net.Socket) => {
-      // Synchronously, before the socket emits anything.
-      const downstream = accept(client)
-      return Effect.gen(function*() {
-        const down = yield* downstream
-        const up = yield* dial(options.upstream.host, options.upstream.port)
-        for (const endpoint of [down, up]) yield* endpoint.socket.setTimeouts(0, 0, idle)
-        yield* Effect.all([
-          pump(down, up, chunkSize, (n) => counters.bytesUp += n),
-          pump(up, down, chunkSize, (n) => counters.bytesDown += n)
-        ], { concurrency: 2, discard: true })
-      }).pipe(
-        // A failure (upstream refused or reset, a timeout) aborts the client connection with a
-        // RST, before the scope's finalizers would close it with an orderly FIN.
-        Effect.tapErrorCause(() => Effect.sync(() => client.resetAndDestroy())),
-        Effect.scoped,
-        Effect.provideService(Transport.TcpConnector, connector),
-        Effect.catchAll(() =>
-          Effect.sync(() => {
-            counters.failed++
-          })
-        ),
-        Effect.ensuring(Effect.sync(() => {
-          counters.active--
-          client.destroy()
-        }))
-      )
-    }
-
-    server.on("connection", (client: Net.Socket) => {
-      client.on("error", () => {})
-      if (closing) {
+  const serve = (client: Net.Socket) => {
+    // Synchronously, before the socket emits anything.
+    const downstream = accept(client)
+    return Effect.gen(function*() {
+      const down = yield* downstream
+      const up = yield* dial(options.upstream.host, options.upstream.port)
+      for (const endpoint of [down, up]) yield* endpoint.socket.setTimeouts(0, 0, idle)
+      yield* Effect.all([
+        pump(down, up, chunkSize, (n) => counters.bytesUp += n),
+        pump(up, down, chunkSize, (n) => counters.bytesDown += n)
+      ], { concurrency: 2, discard: true })
+    }).pipe(
+      // A failure (upstream refused or reset, a timeout) aborts the client connection with a
+      // RST, before the scope's finalizers would close it with an orderly FIN.
+      Effect.tapCause(() => Effect.sync(() => client.resetAndDestroy())),
+      Effect.scoped,
+      Effect.provideService(Transport.TcpConnector, connector),
+      Effect.catch(() =>
+        Effect.sync(() => {
+          counters.failed++
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        counters.active--
         client.destroy()
-        return
-      }
-      counters.accepted++
-      counters.active++
-      open.add(client)
-      client.once("close", () => open.delete(client))
-      run(serve(client))
-    })
+      }))
+    )
+  }
 
-    yield* Effect.async<void>((resume) => {
-      server.once("error", (error) => resume(Effect.die(error)))
-      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-        server.removeAllListeners("error")
-        server.on("error", () => {})
-        resume(Effect.void)
-      })
-    })
-    const address = server.address() as Net.AddressInfo
-    return {
-      host: address.address,
-      port: address.port,
-      stats: Effect.sync((): Stats => ({ ...counters }))
+  server.on("connection", (client: Net.Socket) => {
+    client.on("error", () => {})
+    if (closing) {
+      client.destroy()
+      return
     }
+    counters.accepted++
+    counters.active++
+    open.add(client)
+    client.once("close", () => open.delete(client))
+    run(serve(client))
   })
+
+  yield* Effect.callback<void>((resume) => {
+    server.once("error", (error) => resume(Effect.die(error)))
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.removeAllListeners("error")
+      server.on("error", () => {})
+      resume(Effect.void)
+    })
+  })
+  const address = server.address() as Net.AddressInfo
+  return {
+    host: address.address,
+    port: address.port,
+    stats: Effect.sync((): Stats => ({ ...counters }))
+  }
+})

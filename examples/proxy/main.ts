@@ -5,15 +5,17 @@
  *
  *   npx tsx examples/proxy/main.ts
  */
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Net from "node:net"
 import { NodeCosocket } from "../../src/node/index.js"
 import * as Proxy from "./Proxy.js"
 
 /** Upper-cases everything; after the peer's FIN answers with the byte count and FIN. */
 const upstream = Effect.acquireRelease(
-  Effect.async<Net.Server>((resume) => {
+  Effect.callback<Net.Server>((resume) => {
     const server = Net.createServer({ allowHalfOpen: true }, (socket) => {
       socket.on("error", () => {})
       let count = 0
@@ -26,14 +28,14 @@ const upstream = Effect.acquireRelease(
     server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
   }),
   (server) =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       server.close(() => resume(Effect.void))
     })
 )
 
 /** Sends `lines`, half-closes, and collects the reply until the proxy's FIN. */
 const talk = (port: number, lines: ReadonlyArray<string>) =>
-  Effect.async<string>((resume) => {
+  Effect.callback<string>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port, allowHalfOpen: true })
     let reply = ""
     socket.on("error", (error) => resume(Effect.die(error)))
@@ -59,10 +61,7 @@ const program = Effect.gen(function*() {
   yield* Console.log(`stats: ${stats.accepted} accepted, ${stats.bytesUp} bytes up, ${stats.bytesDown} bytes down`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeCosocket.layer))).then((exit) => {
+  if (Exit.isFailure(exit)) console.error(Cause.pretty(exit.cause))
+  process.exit(Exit.isSuccess(exit) ? 0 : 1)
+})

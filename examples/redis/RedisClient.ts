@@ -39,9 +39,9 @@ export interface ConnectOptions {
   /** Sent with AUTH; a fingerprint of it (never the password) is part of the pool key. */
   readonly password?: string | undefined
   /** Connect, send and read timeout (default: `CosocketConfig`). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** Read timeout, overriding `timeout` for reads. */
-  readonly readTimeout?: Duration.DurationInput | undefined
+  readonly readTimeout?: Duration.Input | undefined
   /** Pool capacity and connect backlog of this key (see `TcpSocket.ConnectOptions`). */
   readonly poolSize?: number | undefined
   readonly backlog?: number | undefined
@@ -79,36 +79,38 @@ export interface Redis {
 // -------------------------------------------------------------------------------------------------
 // the straight-line reader
 
+/** Everything reading one reply can fail with. */
+export type ReadError = Resp.ProtocolError | TcpSocket.ReceiveError | CosocketError.InvalidArgument
+
 /**
  * Reads one reply from the socket, cosocket-style: the header with `receive("*l")`, a bulk body
  * with `receive(n + 2)`, array items one after the other. It shares `Resp.parseHeader` with the
  * pure parser and returns the same value for every valid reply. (`"*l"` drops CRs, so unlike the
  * pure parser it accepts a bare LF as a line end.)
  */
-export const readReply = (
+export const readReply = Effect.fnUntraced(function*(
   socket: TcpSocket.TcpSocket
-): Effect.Effect<Resp.RespValue, Resp.ProtocolError | TcpSocket.ReceiveError | CosocketError.InvalidArgument> =>
-  Effect.gen(function*() {
-    const header = Resp.parseHeader(yield* socket.receive("*l"))
-    switch (header._tag) {
-      case "ProtocolError":
-        return yield* header
-      case "BulkHeader": {
-        const body = yield* socket.receive(header.length + 2)
-        if (!Resp.isCrlf(body, header.length)) {
-          return yield* new Resp.ProtocolError({ reason: "bulk string not terminated by CRLF" })
-        }
-        return Resp.bulk(body.slice(0, header.length))
+): Effect.fn.Return<Resp.RespValue, ReadError> {
+  const header = Resp.parseHeader(yield* socket.receive("*l"))
+  switch (header._tag) {
+    case "ProtocolError":
+      return yield* header
+    case "BulkHeader": {
+      const body = yield* socket.receive(header.length + 2)
+      if (!Resp.isCrlf(body, header.length)) {
+        return yield* new Resp.ProtocolError({ reason: "bulk string not terminated by CRLF" })
       }
-      case "ArrayHeader": {
-        const items: Array<Resp.RespValue> = []
-        for (let i = 0; i < header.length; i++) items.push(yield* readReply(socket))
-        return Resp.array(items)
-      }
-      default:
-        return header
+      return Resp.bulk(body.slice(0, header.length))
     }
-  })
+    case "ArrayHeader": {
+      const items: Array<Resp.RespValue> = []
+      for (let i = 0; i < header.length; i++) items.push(yield* readReply(socket))
+      return Resp.array(items)
+    }
+    default:
+      return header
+  }
+})
 
 // -------------------------------------------------------------------------------------------------
 // the client
@@ -170,104 +172,102 @@ export const connect = (
   Effect.flatMap(TcpSocket.make, (socket) => open(socket, options))
 
 /** Connects `socket` and sets the connection up (AUTH and SELECT on a fresh one). */
-const open = (
+const open = Effect.fnUntraced(function*(
   socket: TcpSocket.TcpSocket,
   options: ConnectOptions
-): Effect.Effect<Redis, ConnectFailure> =>
-  Effect.gen(function*() {
-    if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
-    if (options.readTimeout !== undefined) {
-      const all = options.timeout === undefined ? 0 : options.timeout
-      yield* socket.setTimeouts(all, all, options.readTimeout)
-    }
-    const key = poolKey(options)
-    yield* socket.connect(options.host, options.port, {
-      pool: key,
-      poolSize: options.poolSize,
-      backlog: options.backlog
-    })
-    const reusedTimes = yield* socket.getReusedTimes
-    let tainted = false
-
-    /** Closes the connection when the failure left it out of sync. */
-    const guard = <A>(self: Effect.Effect<A, RedisFailure>): Effect.Effect<A, RedisFailure> =>
-      Effect.tapError(self, (error) => outOfSync(error) ? Effect.ignore(socket.close) : Effect.void)
-
-    const pipeline = (commands: ReadonlyArray<ReadonlyArray<Resp.Arg>>) =>
-      guard(Effect.gen(function*() {
-        if (commands.some((args) => stateChanging.has(commandName(args)))) tainted = true
-        yield* socket.send(Resp.encodeCommands(commands))
-        const replies: Array<Resp.RespValue> = []
-        for (let i = 0; i < commands.length; i++) replies.push(yield* readReply(socket))
-        return replies
-      }))
-
-    const command = (...args: ReadonlyArray<Resp.Arg>) =>
-      Effect.flatMap(
-        pipeline([args]),
-        ([reply]) =>
-          reply._tag === "ErrorReply"
-            ? Effect.fail(new Resp.RedisError({ reply: reply.message }))
-            : Effect.succeed(reply)
-      )
-
-    // Only a fresh connection needs AUTH and SELECT; the pool key guarantees a reused one has them.
-    if (reusedTimes === 0) {
-      const setup: Array<ReadonlyArray<Resp.Arg>> = []
-      if (options.password !== undefined) {
-        setup.push(
-          options.username === undefined ? ["AUTH", options.password] : ["AUTH", options.username, options.password]
-        )
-      }
-      if ((options.db ?? 0) !== 0) setup.push(["SELECT", options.db ?? 0])
-      if (setup.length > 0) {
-        const replies = yield* pipeline(setup)
-        tainted = false
-        const failed = replies.find((reply) => reply._tag === "ErrorReply")
-        if (failed !== undefined && failed._tag === "ErrorReply") {
-          yield* Effect.ignore(socket.close)
-          return yield* new Resp.RedisError({ reply: failed.message })
-        }
-      }
-    }
-
-    const redis: Redis = {
-      socket,
-      poolKey: key,
-      reusedTimes,
-      command,
-      pipeline,
-      ping: Effect.map(command("PING"), asText),
-      get: (k) =>
-        Effect.flatMap(command("GET", k), (reply) =>
-          reply._tag === "Bulk"
-            ? Effect.succeed(reply.value)
-            : reply._tag === "Nil"
-            ? Effect.succeed(undefined)
-            : Effect.fail(unexpected("GET", reply))),
-      set: (k, v) =>
-        Effect.flatMap(
-          command("SET", k, v),
-          (reply) => reply._tag === "SimpleString" ? Effect.void : Effect.fail(unexpected("SET", reply))
-        ),
-      incr: (k) =>
-        Effect.flatMap(
-          command("INCR", k),
-          (reply) => reply._tag === "Integer" ? Effect.succeed(reply.value) : Effect.fail(unexpected("INCR", reply))
-        ),
-      del: (...keys) =>
-        Effect.flatMap(
-          command("DEL", ...keys),
-          (reply) => reply._tag === "Integer" ? Effect.succeed(reply.value) : Effect.fail(unexpected("DEL", reply))
-        ),
-      release: Effect.suspend(() =>
-        tainted
-          ? Effect.as(Effect.ignore(socket.close), false)
-          : socket.setKeepalive().pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-      )
-    }
-    return redis
+): Effect.fn.Return<Redis, ConnectFailure> {
+  if (options.timeout !== undefined) yield* socket.setTimeout(options.timeout)
+  if (options.readTimeout !== undefined) {
+    const all = options.timeout === undefined ? 0 : options.timeout
+    yield* socket.setTimeouts(all, all, options.readTimeout)
+  }
+  const key = poolKey(options)
+  yield* socket.connect(options.host, options.port, {
+    pool: key,
+    poolSize: options.poolSize,
+    backlog: options.backlog
   })
+  const reusedTimes = yield* socket.getReusedTimes
+  let tainted = false
+
+  /** Closes the connection when the failure left it out of sync. */
+  const guard = <A>(self: Effect.Effect<A, RedisFailure>): Effect.Effect<A, RedisFailure> =>
+    Effect.tapError(self, (error) => outOfSync(error) ? Effect.ignore(socket.close) : Effect.void)
+
+  const pipeline = Effect.fnUntraced(function*(commands: ReadonlyArray<ReadonlyArray<Resp.Arg>>) {
+    if (commands.some((args) => stateChanging.has(commandName(args)))) tainted = true
+    yield* socket.send(Resp.encodeCommands(commands))
+    const replies: Array<Resp.RespValue> = []
+    for (let i = 0; i < commands.length; i++) replies.push(yield* readReply(socket))
+    return replies
+  }, guard)
+
+  const command = (...args: ReadonlyArray<Resp.Arg>) =>
+    Effect.flatMap(
+      pipeline([args]),
+      ([reply]) =>
+        reply._tag === "ErrorReply"
+          ? Effect.fail(new Resp.RedisError({ reply: reply.message }))
+          : Effect.succeed(reply)
+    )
+
+  // Only a fresh connection needs AUTH and SELECT; the pool key guarantees a reused one has them.
+  if (reusedTimes === 0) {
+    const setup: Array<ReadonlyArray<Resp.Arg>> = []
+    if (options.password !== undefined) {
+      setup.push(
+        options.username === undefined ? ["AUTH", options.password] : ["AUTH", options.username, options.password]
+      )
+    }
+    if ((options.db ?? 0) !== 0) setup.push(["SELECT", options.db ?? 0])
+    if (setup.length > 0) {
+      const replies = yield* pipeline(setup)
+      tainted = false
+      const failed = replies.find((reply) => reply._tag === "ErrorReply")
+      if (failed !== undefined && failed._tag === "ErrorReply") {
+        yield* Effect.ignore(socket.close)
+        return yield* new Resp.RedisError({ reply: failed.message })
+      }
+    }
+  }
+
+  const redis: Redis = {
+    socket,
+    poolKey: key,
+    reusedTimes,
+    command,
+    pipeline,
+    ping: Effect.map(command("PING"), asText),
+    get: (k) =>
+      Effect.flatMap(command("GET", k), (reply) =>
+        reply._tag === "Bulk"
+          ? Effect.succeed(reply.value)
+          : reply._tag === "Nil"
+          ? Effect.succeed(undefined)
+          : Effect.fail(unexpected("GET", reply))),
+    set: (k, v) =>
+      Effect.flatMap(
+        command("SET", k, v),
+        (reply) => reply._tag === "SimpleString" ? Effect.void : Effect.fail(unexpected("SET", reply))
+      ),
+    incr: (k) =>
+      Effect.flatMap(
+        command("INCR", k),
+        (reply) => reply._tag === "Integer" ? Effect.succeed(reply.value) : Effect.fail(unexpected("INCR", reply))
+      ),
+    del: (...keys) =>
+      Effect.flatMap(
+        command("DEL", ...keys),
+        (reply) => reply._tag === "Integer" ? Effect.succeed(reply.value) : Effect.fail(unexpected("DEL", reply))
+      ),
+    release: Effect.suspend(() =>
+      tainted
+        ? Effect.as(Effect.ignore(socket.close), false)
+        : socket.setKeepalive().pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+    )
+  }
+  return redis
+})
 
 /**
  * Runs `use` with a connection: on success the connection goes back to the pool, on failure or

@@ -60,7 +60,7 @@ export const findBinary = (name: string): string | undefined => {
 }
 
 /** A port that was free a moment ago (the server may still lose a race for it: we retry). */
-const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.on("error", (error) => resume(Effect.die(error)))
   server.listen(0, "127.0.0.1", () => {
@@ -71,7 +71,7 @@ const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
 
 /** One connect attempt: whether something accepts on the port now. */
 const accepts = (port: number): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
+  Effect.callback<boolean>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port })
     socket.on("error", () => resume(Effect.succeed(false)))
     socket.once("connect", () => {
@@ -82,72 +82,70 @@ const accepts = (port: number): Effect.Effect<boolean> =>
   })
 
 const sleep = (millis: number) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     // a real timer: callers may run under TestClock
     const timer = setTimeout(() => resume(Effect.void), millis)
     return Effect.sync(() => clearTimeout(timer))
   })
 
 /** Starts `binary args(port)` once; `undefined` when it exited before listening (port taken?). */
-const startOnce = (
+const startOnce = Effect.fnUntraced(function*(
   binary: string,
   path: string,
   args: (port: number) => ReadonlyArray<string>
-): Effect.Effect<RunningServer | undefined, ServerStartError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const port = yield* freePort
-    let output = ""
-    const child = ChildProcess.spawn(path, args(port), { stdio: ["ignore", "pipe", "pipe"] })
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString("utf8")).slice(-4096)
+): Effect.fn.Return<RunningServer | undefined, ServerStartError, Scope.Scope> {
+  const port = yield* freePort
+  let output = ""
+  const child = ChildProcess.spawn(path, args(port), { stdio: ["ignore", "pipe", "pipe"] })
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-4096)
+  }
+  child.stdout!.on("data", collect)
+  child.stderr!.on("data", collect)
+  child.on("error", () => {})
+  let exited = false
+  const exit = new Promise<void>((resolve) =>
+    child.once("close", () => {
+      exited = true
+      resolve()
+    })
+  )
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(async () => {
+      if (exited) return
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3_000)
+      await exit
+      clearTimeout(timer)
+    })
+  )
+  // Wait (bounded: 10 s) until the server accepts connections.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (exited) {
+      if (/in use/i.test(output)) return undefined
+      return yield* new ServerStartError({ binary, detail: `exited early: ${output.trim()}` })
     }
-    child.stdout!.on("data", collect)
-    child.stderr!.on("data", collect)
-    child.on("error", () => {})
-    let exited = false
-    const exit = new Promise<void>((resolve) =>
-      child.once("close", () => {
-        exited = true
-        resolve()
-      })
-    )
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        if (exited) return
-        child.kill("SIGTERM")
-        const timer = setTimeout(() => child.kill("SIGKILL"), 3_000)
-        await exit
-        clearTimeout(timer)
-      })
-    )
-    // Wait (bounded: 10 s) until the server accepts connections.
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (exited) {
-        if (/in use/i.test(output)) return undefined
-        return yield* new ServerStartError({ binary, detail: `exited early: ${output.trim()}` })
-      }
-      if (yield* accepts(port)) {
-        return { host: "127.0.0.1" as const, port, pid: child.pid ?? -1, output: () => output }
-      }
-      yield* sleep(50)
+    if (yield* accepts(port)) {
+      return { host: "127.0.0.1" as const, port, pid: child.pid ?? -1, output: () => output }
     }
-    return yield* new ServerStartError({ binary, detail: `no connection accepted on port ${port} within 10 s` })
-  })
+    yield* sleep(50)
+  }
+  return yield* new ServerStartError({ binary, detail: `no connection accepted on port ${port} within 10 s` })
+})
 
 /** Starts a server process on a free loopback port; stopped (SIGTERM, then SIGKILL) with the scope. */
-export const startServer = (
+export const startServer = Effect.fnUntraced(function*(
   binary: string,
   args: (port: number) => ReadonlyArray<string>
-): Effect.Effect<RunningServer, MissingBinary | ServerStartError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const path = findBinary(binary)
-    if (path === undefined) return yield* new MissingBinary({ binary })
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const server = yield* startOnce(binary, path, args)
-      if (server !== undefined) return server
-    }
-    return yield* new ServerStartError({ binary, detail: "the port was taken three times in a row" })
-  })
+): Effect.fn.Return<RunningServer, MissingBinary | ServerStartError, Scope.Scope> {
+  const path = findBinary(binary)
+  if (path === undefined) return yield* new MissingBinary({ binary })
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const server = yield* startOnce(binary, path, args)
+    if (server !== undefined) return server
+  }
+  return yield* new ServerStartError({ binary, detail: "the port was taken three times in a row" })
+})
 
 /** `redis-server --port N --save "" --appendonly no`, bound to 127.0.0.1. */
 export const redisServer = (
