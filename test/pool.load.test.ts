@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import type * as Net from "node:net"
 import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
@@ -61,8 +61,8 @@ describe("ConnectionPool under load", () => {
           }))
 
         const outcome = yield* Effect.gen(function*() {
-          const all = yield* Effect.fork(
-            Effect.forEach(Array.from({ length: FIBERS }, (_, n) => n), (n) => Effect.either(one(n)), {
+          const all = yield* Effect.forkChild(
+            Effect.forEach(Array.from({ length: FIBERS }, (_, n) => n), (n) => Effect.result(one(n)), {
               concurrency: "unbounded"
             })
           )
@@ -83,15 +83,15 @@ describe("ConnectionPool under load", () => {
           Effect.provide(Layer.provideMerge(NodeCosocket.layer, CosocketConfig.layer({ connectTimeout: "60 seconds" })))
         )
 
-        const successes = outcome.results.filter(Either.isRight)
-        const failures = outcome.results.filter(Either.isLeft).map((r) => r.left)
+        const successes = outcome.results.filter(Result.isSuccess)
+        const failures = outcome.results.filter(Result.isFailure).map((r) => r.failure)
         expect(successes.length).toBe(SIZE + BACKLOG)
         expect(failures.length).toBe(FIBERS - SIZE - BACKLOG)
         expect(new Set(failures.map((e) => `${e._tag}: ${e.message}`))).toEqual(
           new Set(["PoolBacklogFull: too many waiting connect operations"])
         )
         // the first 50 connected; each waiter got a pooled connection
-        expect(successes.filter((r) => r.right === 0).length).toBe(SIZE)
+        expect(successes.filter((r) => r.success === 0).length).toBe(SIZE)
         expect(outcome.final).toMatchObject({
           idle: SIZE,
           active: 0,

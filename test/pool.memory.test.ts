@@ -7,15 +7,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
-import * as TestContext from "effect/TestContext"
+import * as Result from "effect/Result"
+import { TestClock } from "effect/testing"
+import * as FastCheck from "fast-check"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 import { ConnectionPool, TcpSocket } from "../src/index.js"
@@ -159,7 +157,7 @@ describe("ConnectionPool on the memory transport", () => {
                     expect(h.net.peers.map((p) => p.isOpen)).toEqual(timeouts.map((t) => t > elapsed))
                   }
                   yield* h.shutdown
-                }).pipe(Effect.provide(TestContextLayer))
+                }).pipe(Effect.provide(TestClock.layer()))
               )
           ),
           { numRuns: 40 }
@@ -242,9 +240,9 @@ describe("ConnectionPool on the memory transport", () => {
       const [a, b, c, d, e] = yield* Effect.all([h.client(), h.client(), h.client(), h.client(), h.client()])
       yield* a.socket.connect(HOST, PORT, opts)
       yield* b.socket.connect(HOST, PORT, opts)
-      const fc = yield* Effect.fork(c.socket.connect(HOST, PORT, opts))
+      const fc = yield* Effect.forkChild(c.socket.connect(HOST, PORT, opts))
       yield* Harness.settle
-      const fd = yield* Effect.fork(d.socket.connect(HOST, PORT, opts))
+      const fd = yield* Effect.forkChild(d.socket.connect(HOST, PORT, opts))
       yield* Harness.settle
       expect(yield* errorOf(e.socket.connect(HOST, PORT, opts))).toBe(
         "PoolBacklogFull: too many waiting connect operations"
@@ -286,10 +284,10 @@ describe("ConnectionPool on the memory transport", () => {
       const waiters = yield* Effect.forEach([0, 1, 2], (i) =>
         Effect.gen(function*() {
           const c = yield* h.client()
-          const fiber = yield* Effect.fork(
+          const fiber = yield* Effect.forkChild(
             c.socket.connect(HOST, PORT, opts).pipe(
               Effect.tap(() => Effect.sync(() => order.push(i))),
-              Effect.zipRight(c.socket.close)
+              Effect.andThen(c.socket.close)
             )
           )
           yield* Harness.settle
@@ -312,11 +310,11 @@ describe("ConnectionPool on the memory transport", () => {
       yield* holder.socket.connect(HOST, PORT, opts)
       const c = yield* h.client()
       yield* c.socket.setTimeouts(10, 3000, 3000)
-      const fiber = yield* Effect.fork(Effect.flip(c.socket.connect(HOST, PORT, opts)))
+      const fiber = yield* Effect.forkChild(Effect.flip(c.socket.connect(HOST, PORT, opts)))
       yield* Harness.settle
       expect(internalPool.pendingTimers(h.pool)).toBe(1)
       yield* TestClock.adjust("9 millis")
-      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      expect(Option.isNone(yield* Harness.poll(fiber))).toBe(true)
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(fiber)
       expect(error).toMatchObject({ _tag: "SocketTimeout", operation: "pool", message: "timeout" })
@@ -339,8 +337,8 @@ describe("ConnectionPool on the memory transport", () => {
       const holder = yield* h.client()
       yield* holder.socket.connect(HOST, PORT, opts)
       const [c, d] = yield* Effect.all([h.client(), h.client()])
-      const fc = yield* Effect.fork(c.socket.connect(HOST, PORT, opts))
-      const fd = yield* Effect.fork(d.socket.connect(HOST, PORT, opts))
+      const fc = yield* Effect.forkChild(c.socket.connect(HOST, PORT, opts))
+      const fd = yield* Effect.forkChild(d.socket.connect(HOST, PORT, opts))
       yield* Harness.settle
       expect((yield* h.stats(KEY))?.waiting).toBe(2)
       yield* Fiber.interrupt(fc)
@@ -364,18 +362,18 @@ describe("ConnectionPool on the memory transport", () => {
         const holder = yield* h.client()
         yield* holder.socket.connect(HOST, PORT, opts)
         const [c, d] = yield* Effect.all([h.client(), h.client()])
-        const fc = yield* Effect.fork(c.socket.connect(HOST, PORT, opts))
+        const fc = yield* Effect.forkChild(c.socket.connect(HOST, PORT, opts))
         yield* Harness.settle
-        const fd = yield* Effect.fork(d.socket.connect(HOST, PORT, opts))
+        const fd = yield* Effect.forkChild(d.socket.connect(HOST, PORT, opts))
         yield* Harness.settle
         const handoffEffect = handoff === "close" ? holder.socket.close : holder.socket.setKeepalive()
-        const interrupt = Effect.sync(() => fc.unsafeInterruptAsFork(FiberId.none))
+        const interrupt = Effect.sync(() => fc.interruptUnsafe())
         // both happen before either fiber runs again
         yield* order === "grantFirst"
-          ? Effect.zipRight(handoffEffect, interrupt)
-          : Effect.zipRight(interrupt, handoffEffect)
+          ? Effect.andThen(handoffEffect, interrupt)
+          : Effect.andThen(interrupt, handoffEffect)
         yield* Harness.settle
-        const exitC = Option.getOrThrow(yield* Fiber.poll(fc))
+        const exitC = Option.getOrThrow(yield* Harness.poll(fc))
         const stats = yield* h.stats(KEY)
         if (Exit.isSuccess(exitC)) {
           // c got the slot before the interruption landed: d still waits
@@ -383,11 +381,11 @@ describe("ConnectionPool on the memory transport", () => {
           yield* c.socket.close
           yield* Harness.settle
         } else {
-          expect(Exit.isInterrupted(exitC)).toBe(true)
+          expect(Exit.hasInterrupts(exitC)).toBe(true)
           expect(yield* errorOf(c.socket.send("x"))).toBe("SocketClosed: closed")
         }
         // d got the slot (never lost): its connect has ended without any clock movement
-        expect(Option.map(yield* Fiber.poll(fd), Exit.isSuccess)).toEqual(Option.some(true))
+        expect(Option.map(yield* Harness.poll(fd), Exit.isSuccess)).toEqual(Option.some(true))
         expect(yield* h.stats(KEY)).toMatchObject({ active: 1, waiting: 0 })
         expect(yield* d.socket.getReusedTimes).toBe(handoff === "setKeepalive" && !Exit.isSuccess(exitC) ? 1 : 0)
         yield* d.socket.close
@@ -411,9 +409,9 @@ describe("ConnectionPool on the memory transport", () => {
       const holder = yield* h.client()
       yield* holder.socket.connect(HOST, PORT, opts)
       const [bad, good] = yield* Effect.all([h.client(), h.client()])
-      const fb = yield* Effect.fork(Effect.flip(bad.socket.connect(HOST, 1, opts)))
+      const fb = yield* Effect.forkChild(Effect.flip(bad.socket.connect(HOST, 1, opts)))
       yield* Harness.settle
-      const fg = yield* Effect.fork(good.socket.connect(HOST, PORT, opts))
+      const fg = yield* Effect.forkChild(good.socket.connect(HOST, PORT, opts))
       yield* Harness.settle
       yield* holder.socket.close
       expect((yield* Fiber.join(fb)).message).toBe("connection refused")
@@ -425,7 +423,7 @@ describe("ConnectionPool on the memory transport", () => {
       h.net.setOnConnect(() => ({ _tag: "Hang" }))
       const slow = yield* h.client()
       yield* slow.socket.setTimeouts(100, 3000, 3000)
-      const fs = yield* Effect.fork(Effect.flip(slow.socket.connect(HOST, PORT, opts)))
+      const fs = yield* Effect.forkChild(Effect.flip(slow.socket.connect(HOST, PORT, opts)))
       yield* Harness.settle
       yield* TestClock.adjust("100 millis")
       expect((yield* Fiber.join(fs))._tag).toBe("SocketTimeout")
@@ -494,14 +492,14 @@ describe("ConnectionPool on the memory transport", () => {
       yield* b.socket.connect(HOST, PORT, { pool: key })
       yield* Effect.flip(c.socket.connect(HOST, PORT, { pool: key }))
       yield* a.socket.setKeepalive("1 second")
-      const gauge = (m: Metric.Metric.Gauge<number>) =>
-        Effect.map(Metric.value(m.pipe(Metric.tagged("key", key))), (s) => s.value)
-      const counter = (m: Metric.Metric.Counter<number>, reason?: string) =>
+      const gauge = (m: Metric.Gauge<number>) =>
+        Effect.map(Metric.value(m.pipe(Metric.withAttributes({ key }))), (s) => s.value)
+      const counter = (m: Metric.Counter<number>, reason?: string) =>
         Effect.map(
           Metric.value(
             reason === undefined
-              ? Metric.tagged(m, "key", key)
-              : m.pipe(Metric.tagged("key", key), Metric.tagged("reason", reason))
+              ? Metric.withAttributes(m, { key })
+              : m.pipe(Metric.withAttributes({ key, reason }))
           ),
           (s) => s.count
         )
@@ -539,7 +537,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* b.socket.connect(HOST, PORT, opts)
       yield* a.socket.setKeepalive("10 seconds")
       yield* c.socket.connect(HOST, PORT, opts) // takes a's connection
-      const fd = yield* Effect.fork(Effect.flip(d.socket.connect(HOST, PORT, opts)))
+      const fd = yield* Effect.forkChild(Effect.flip(d.socket.connect(HOST, PORT, opts)))
       const idle = yield* h.client()
       yield* idle.socket.connect(HOST, PORT, { pool: "other" })
       yield* idle.socket.setKeepalive("10 seconds")
@@ -585,9 +583,9 @@ describe("ConnectionPool on the memory transport", () => {
       expect(yield* h.stats(KEY)).toBeUndefined()
       const failed = yield* h.run(Effect.gen(function*() {
         const socket = yield* TcpSocket.connect(HOST, PORT)
-        return yield* Effect.either(TcpSocket.withKeepalive(socket, Effect.fail("boom")))
+        return yield* Effect.result(TcpSocket.withKeepalive(socket, Effect.fail("boom")))
       }))
-      expect(failed).toEqual(Either.left("boom"))
+      expect(failed).toEqual(Result.fail("boom"))
       expect(h.net.peers[1].destroyedByClient).toBe(true)
       expect(yield* h.stats(KEY)).toBeUndefined()
       // refused (unread data): closed, use's value still returned
@@ -599,7 +597,7 @@ describe("ConnectionPool on the memory transport", () => {
       expect(refused).toBe("value")
       expect(h.net.peers[2].destroyedByClient).toBe(true)
       // interrupted: closed
-      const fiber = yield* Effect.fork(h.run(Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(h.run(Effect.gen(function*() {
         const socket = yield* TcpSocket.connect(HOST, PORT)
         return yield* TcpSocket.withKeepalive(socket, Effect.never)
       })))
@@ -622,15 +620,15 @@ describe("ConnectionPool on the memory transport", () => {
                 yield* first.socket.setTimeouts(1000, 1000, 100)
                 yield* first.socket.connect(HOST, PORT)
                 yield* first.socket.send("GET a\n")
-                const read = yield* Effect.fork(Effect.flip(first.socket.receive()))
+                const read = yield* Effect.forkChild(Effect.flip(first.socket.receive()))
                 yield* Harness.settle
                 yield* TestClock.adjust("100 millis")
                 expect((yield* Fiber.join(read))._tag).toBe("SocketReadTimeout")
                 // the reply comes `late` ms after the timeout: before or after the release
                 const peer = h.net.peers[0]
-                const released = yield* Effect.either(first.socket.setKeepalive(undefined, { force }))
+                const released = yield* Effect.result(first.socket.setKeepalive(undefined, { force }))
                 if (!force) {
-                  expect(Either.isLeft(released) && released.left._tag).toBe("DirtyConnection")
+                  expect(Result.isFailure(released) && released.failure._tag).toBe("DirtyConnection")
                 }
                 yield* TestClock.adjust(Duration.millis(late))
                 peer.send("REPLY a\n")
@@ -644,7 +642,7 @@ describe("ConnectionPool on the memory transport", () => {
                 yield* Effect.forEach([first, second], (c) =>
                   c.end)
                 yield* h.shutdown
-              }).pipe(Effect.provide(TestContextLayer))
+              }).pipe(Effect.provide(TestClock.layer()))
             )),
           { numRuns: 30 }
         )
@@ -676,7 +674,7 @@ describe("ConnectionPool on the memory transport", () => {
                   expect(yield* next.socket.getReusedTimes).toBe(0)
                   yield* Effect.forEach([c, next], (x) => x.end)
                   yield* h.shutdown
-                }).pipe(Effect.provide(TestContextLayer))
+                }).pipe(Effect.provide(TestClock.layer()))
               )
           ),
           { numRuns: 30 }
@@ -737,8 +735,6 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 })
-
-const TestContextLayer = TestContext.TestContext
 
 const gcFunction = (): (() => void) | undefined => {
   try {

@@ -17,12 +17,11 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
-import * as TestContext from "effect/TestContext"
+import * as Result from "effect/Result"
+import { TestClock } from "effect/testing"
+import * as FastCheck from "fast-check"
 import type { CosocketError } from "../src/index.js"
 import { TcpSocket } from "../src/index.js"
 import * as internalPool from "../src/internal/pool.js"
@@ -219,7 +218,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
     const model = new Model(size, backlog)
     const opts = backlog === undefined ? { poolSize: size } : { poolSize: size, backlog }
     const clients: Array<Harness.Client> = []
-    const fibers: Array<Fiber.RuntimeFiber<void, CosocketError.ConnectFailure> | undefined> = []
+    const fibers: Array<Fiber.Fiber<void, CosocketError.ConnectFailure> | undefined> = []
     let requests = 0
     const log: Array<string> = []
 
@@ -240,7 +239,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
       for (const [c, expected] of model.settled) {
         const fiber = fibers[c]
         expect(fiber, `client ${c} has a connect fiber`).toBeDefined()
-        const exit = yield* Fiber.poll(fiber!)
+        const exit = yield* Harness.poll(fiber!)
         expect(Option.isSome(exit), `client ${c}'s connect ended (${expected})`).toBe(true)
         const e = (exit as Option.Some<Exit.Exit<void, CosocketError.ConnectFailure>>).value
         if (expected === "held") {
@@ -252,10 +251,10 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
           // a connection handed out carries nothing of an earlier exchange
           expect(peerOf(m.conn).pending()).toBe(0)
         } else if (expected === "interrupted") {
-          expect(Exit.isInterrupted(e)).toBe(true)
+          expect(Exit.hasInterrupts(e)).toBe(true)
         } else {
-          expect(Exit.isFailure(e) && !Exit.isInterrupted(e)).toBe(true)
-          const error = Exit.isFailure(e) ? Option.getOrUndefined(Cause.failureOption(e.cause)) : undefined
+          expect(Exit.isFailure(e) && !Exit.hasInterrupts(e)).toBe(true)
+          const error = Exit.isFailure(e) ? Option.getOrUndefined(Cause.findErrorOption(e.cause)) : undefined
           expect(tagOf(error)).toBe(expected)
           if (expected === "SocketTimeout") expect((error as { operation: string }).operation).toBe("pool")
         }
@@ -264,7 +263,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
       model.settled.clear()
       for (let c = 0; c < CLIENTS; c++) {
         if (model.clients[c].tag === "waiting") {
-          expect(Option.isNone(yield* Fiber.poll(fibers[c]!)), `client ${c} still waits`).toBe(true)
+          expect(Option.isNone(yield* Harness.poll(fibers[c]!)), `client ${c} still waits`).toBe(true)
         }
       }
       const stats = yield* h.stats(KEY)
@@ -336,7 +335,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
       switch (cmd.k) {
         case "connect": {
           if (m!.tag !== "none" || fibers[cmd.c] !== undefined) continue
-          fibers[cmd.c] = yield* Effect.fork(socket!.connect(HOST, PORT, opts))
+          fibers[cmd.c] = yield* Effect.forkChild(socket!.connect(HOST, PORT, opts))
           model.connect(cmd.c)
           break
         }
@@ -371,7 +370,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
         }
         case "readTimeout": {
           if (held === undefined || held.readClosed || held.replyArrived || held.conn.peerFin) continue
-          const read = yield* Effect.fork(Effect.flip(socket!.receive()))
+          const read = yield* Effect.forkChild(Effect.flip(socket!.receive()))
           yield* Harness.settle
           yield* TestClock.adjust(Duration.millis(READ_TIMEOUT))
           expect(tagOf(yield* Fiber.join(read))).toBe("SocketReadTimeout")
@@ -381,7 +380,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
         }
         case "interruptRead": {
           if (held === undefined || held.readClosed || held.replyArrived || held.conn.peerFin) continue
-          const read = yield* Effect.fork(socket!.receive())
+          const read = yield* Effect.forkChild(socket!.receive())
           yield* Harness.settle
           yield* Fiber.interrupt(read)
           held.dirty = true
@@ -389,7 +388,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
         }
         case "keepalive": {
           if (held === undefined || (held.outstanding !== undefined && !held.dirty)) continue
-          const result = yield* Effect.either(socket!.setKeepalive(cmd.idle))
+          const result = yield* Effect.result(socket!.setKeepalive(cmd.idle))
           const expected = held.readClosed
             ? "SocketClosed"
             : held.replyArrived
@@ -399,7 +398,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
             : held.dirty
             ? "DirtyConnection"
             : "ok"
-          expect(result._tag === "Right" ? "ok" : tagOf(result.left)).toBe(expected)
+          expect(Result.isSuccess(result) ? "ok" : tagOf(result.failure)).toBe(expected)
           model.clients[cmd.c] = { tag: "none" }
           if (expected === "ok") model.checkin(held.conn, cmd.idle)
           else model.freed()
@@ -445,9 +444,9 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
           const w = model.waiters[0]
           const fiber = fibers[w]!
           yield* socket!.close
-          fiber.unsafeInterruptAsFork(FiberId.none)
+          fiber.interruptUnsafe()
           yield* Harness.settle
-          const exit = yield* Fiber.poll(fiber)
+          const exit = yield* Harness.poll(fiber)
           expect(Option.isSome(exit)).toBe(true)
           model.clients[cmd.c] = { tag: "none" }
           if (Exit.isSuccess((exit as Option.Some<Exit.Exit<void, unknown>>).value)) {
@@ -479,7 +478,7 @@ const runScript = (size: number, backlog: number | undefined, script: ReadonlyAr
     model.idle.length = 0
     yield* Harness.settle
     for (const [c] of model.settled) {
-      const exit = yield* Fiber.poll(fibers[c]!)
+      const exit = yield* Harness.poll(fibers[c]!)
       expect(Option.isSome(exit)).toBe(true)
     }
     expect(h.net.openCount()).toBe(model.active)
@@ -502,7 +501,7 @@ describe("ConnectionPool model", () => {
             FastCheck.array(command, { minLength: 1, maxLength: 80, size: "max" }),
             (size, backlog, script) =>
               Effect.runPromise(
-                runScript(size, backlog, script).pipe(Effect.asVoid, Effect.provide(TestContext.TestContext))
+                runScript(size, backlog, script).pipe(Effect.asVoid, Effect.provide(TestClock.layer()))
               )
           ),
           { numRuns: 150 }

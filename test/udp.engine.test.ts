@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import * as TestClock from "effect/TestClock"
+import { TestClock } from "effect/testing"
 import { CosocketConfig, Transport, UdpSocket } from "../src/index.js"
 
 const encoder = new TextEncoder()
@@ -94,7 +94,7 @@ const withMemory = <A, E>(
 }
 
 /** Lets forked fibers run until they block. */
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
+const settle = Effect.repeat(Effect.yieldNow, { times: 20 })
 
 const failure = <A, E extends { readonly _tag: string; readonly message: string }, R>(self: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(self), (e) => ({ tag: e._tag, message: e.message }))
@@ -108,10 +108,10 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
         const socket = yield* UdpSocket.make
         yield* socket.setTimeout("100 millis")
         yield* socket.setPeername("127.0.0.1", 5353)
-        const fiber = yield* Effect.fork(Effect.flip(socket.receive()))
+        const fiber = yield* Effect.forkChild(Effect.flip(socket.receive()))
         yield* settle
         yield* TestClock.adjust("99 millis")
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
         const error = yield* Fiber.join(fiber)
         expect(error._tag).toBe("SocketReadTimeout")
@@ -129,10 +129,10 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
           const socket = yield* UdpSocket.make
           yield* socket.setPeername("127.0.0.1", 5353)
           yield* socket.setTimeout(0)
-          const fiber = yield* Effect.fork(Effect.flip(socket.receive()))
+          const fiber = yield* Effect.forkChild(Effect.flip(socket.receive()))
           yield* settle
           yield* TestClock.adjust("249 millis")
-          expect(fiber.unsafePoll()).toBeNull()
+          expect(fiber.pollUnsafe()).toBeUndefined()
           yield* TestClock.adjust("1 millis")
           expect((yield* Fiber.join(fiber))._tag).toBe("SocketReadTimeout")
           expect(yield* failure(socket.setTimeout(-1))).toEqual({
@@ -152,7 +152,7 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
       Effect.gen(function*() {
         const socket = yield* UdpSocket.make
         yield* socket.setPeername("127.0.0.1", 5353)
-        const reader = yield* Effect.fork(socket.receive())
+        const reader = yield* Effect.forkChild(socket.receive())
         yield* settle
         const busy = { tag: "SocketBusy", message: "socket busy" }
         expect(yield* failure(socket.send("x"))).toEqual(busy)
@@ -177,7 +177,7 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
         Effect.gen(function*() {
           const socket = yield* UdpSocket.make
           m.hang = true
-          const opening = yield* Effect.fork(Effect.flip(socket.setPeername("example.test", 53)))
+          const opening = yield* Effect.forkChild(Effect.flip(socket.setPeername("example.test", 53)))
           yield* settle
           expect(yield* failure(socket.send("x"))).toEqual({ tag: "SocketBusy", message: "socket busy" })
           expect(yield* failure(socket.receive())).toEqual({ tag: "SocketBusy", message: "socket busy" })
@@ -236,7 +236,7 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
         const socket = yield* UdpSocket.make
         yield* socket.setPeername("127.0.0.1", 65432)
         yield* socket.send("q")
-        const reader = yield* Effect.fork(Effect.flip(socket.receive()))
+        const reader = yield* Effect.forkChild(Effect.flip(socket.receive()))
         yield* settle
         last(m).handlers.onError(refused)
         const error = yield* Fiber.join(reader)
@@ -277,7 +277,7 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
       Effect.gen(function*() {
         const socket = yield* UdpSocket.make
         yield* socket.setPeername("127.0.0.1", 5353)
-        const reader = yield* Effect.fork(socket.receive())
+        const reader = yield* Effect.forkChild(socket.receive())
         yield* settle
         yield* Fiber.interrupt(reader)
         expect(last(m).closed).toBe(false)
@@ -292,11 +292,11 @@ describe("UdpSocket engine (in-memory transport, TestClock)", () => {
       const m = memory()
       const scope = yield* Scope.make()
       const socket = yield* UdpSocket.make.pipe(
-        Scope.extend(scope),
+        Scope.provide(scope),
         Effect.provideService(Transport.UdpConnector, m.connector)
       )
       yield* socket.setPeername("127.0.0.1", 5353)
-      const reader = yield* Effect.fork(Effect.flip(socket.receive()))
+      const reader = yield* Effect.forkChild(Effect.flip(socket.receive()))
       yield* settle
       yield* Scope.close(scope, Exit.void)
       const error = yield* Fiber.join(reader)

@@ -39,7 +39,7 @@ type OnMessage = (message: Buffer, reply: (data: string | Uint8Array) => void, r
 /** A `node:dgram` peer on `host`, port 0, closed by the scope. */
 const udpPeer = (host: string, onMessage: OnMessage = () => {}): Effect.Effect<Peer, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Peer>((resume) => {
+    Effect.callback<Peer>((resume) => {
       const socket = Dgram.createSocket(host.includes(":") ? "udp6" : "udp4")
       const received: Array<Received> = []
       socket.on("error", () => {})
@@ -54,7 +54,7 @@ const udpPeer = (host: string, onMessage: OnMessage = () => {}): Effect.Effect<P
           received,
           socket,
           replyTo: (n, data) =>
-            Effect.async<void>((done) => {
+            Effect.callback<void>((done) => {
               const r = received[n]!
               socket.send(data, r.port, r.address, () => done(Effect.void))
             })
@@ -62,7 +62,7 @@ const udpPeer = (host: string, onMessage: OnMessage = () => {}): Effect.Effect<P
       })
     }),
     (peer) =>
-      Effect.async<void>((done) => {
+      Effect.callback<void>((done) => {
         peer.socket.close(() => done(Effect.void))
       })
   )
@@ -72,7 +72,7 @@ const echoPeer = (host: string) => udpPeer(host, (message, reply) => reply(messa
 
 /** A UDP port nothing listens on (bound once, then closed). */
 const closedPort = (host: string) =>
-  Effect.async<number>((resume) => {
+  Effect.callback<number>((resume) => {
     const socket = Dgram.createSocket(host.includes(":") ? "udp6" : "udp4")
     socket.bind(0, host, () => {
       const port = socket.address().port
@@ -173,7 +173,7 @@ for (const host of ["127.0.0.1", "::1"]) {
         yield* socket.send("ping")
         expect(latin1(yield* socket.receive())).toBe("ping")
         // The first socket is closed: its port no longer receives.
-        yield* Effect.async<void>((done) =>
+        yield* Effect.callback<void>((done) =>
           first.socket.send("to the old socket", firstLocal.port, firstLocal.address, () => done(Effect.void))
         )
         yield* socket.send("pong")
@@ -277,7 +277,7 @@ for (const host of ["127.0.0.1", "::1"]) {
         const peer = yield* echoPeer(host)
         const socket = yield* UdpSocket.make
         yield* socket.setPeername(peerName, peer.port)
-        const reader = yield* Effect.fork(socket.receive())
+        const reader = yield* Effect.forkChild(socket.receive())
         yield* Effect.sleep("20 millis")
         const busy = { tag: "SocketBusy", message: "socket busy" }
         expect(yield* failure(socket.send("x"))).toEqual(busy)
@@ -287,7 +287,7 @@ for (const host of ["127.0.0.1", "::1"]) {
         expect(peer.received.length).toBe(0)
         // Let the reader finish through a reply from the peer to our port.
         const local = yield* socket.localAddressInfo
-        yield* Effect.async<void>((done) =>
+        yield* Effect.callback<void>((done) =>
           peer.socket.send("wake", local.port, local.address, () => done(Effect.void))
         )
         expect(latin1(yield* Fiber.join(reader))).toBe("wake")
@@ -358,10 +358,10 @@ for (const host of ["127.0.0.1", "::1"]) {
         const socket = yield* UdpSocket.make
         yield* socket.setPeername(peerName, peer.port)
         const local = yield* socket.localAddressInfo
-        yield* Effect.async<void>((done) =>
+        yield* Effect.callback<void>((done) =>
           rogue.socket.send("spoof", local.port, local.address, () => done(Effect.void))
         )
-        yield* Effect.async<void>((done) =>
+        yield* Effect.callback<void>((done) =>
           peer.socket.send("genuine", local.port, local.address, () => done(Effect.void))
         )
         expect(latin1(yield* socket.receive())).toBe("genuine")
@@ -374,17 +374,17 @@ for (const host of ["127.0.0.1", "::1"]) {
         const peer = yield* echoPeer(host)
         const scope = yield* Scope.make()
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void)) // also when the test fails
-        const socket = yield* UdpSocket.make.pipe(Scope.extend(scope))
+        const socket = yield* UdpSocket.make.pipe(Scope.provide(scope))
         yield* socket.setPeername(peerName, peer.port)
         const local = yield* socket.localAddressInfo
-        const reader = yield* Effect.fork(Effect.flip(socket.receive()))
+        const reader = yield* Effect.forkChild(Effect.flip(socket.receive()))
         yield* Effect.sleep("20 millis")
         yield* Scope.close(scope, Exit.void)
         const error = yield* Fiber.join(reader)
         expect(error._tag).toBe("SocketClosed")
         expect(error.message).toBe("closed")
         // The port is free again: a new socket can bind it.
-        yield* Effect.async<void>((done) => {
+        yield* Effect.callback<void>((done) => {
           const probe = Dgram.createSocket(host.includes(":") ? "udp6" : "udp4")
           probe.on("error", (e) => done(Effect.die(e)))
           probe.bind(local.port, local.address, () => probe.close(() => done(Effect.void)))

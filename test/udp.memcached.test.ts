@@ -34,7 +34,7 @@ const findMemcached = (): string | undefined => {
 }
 
 /** A UDP port nothing listens on (bound once, then closed). */
-const freePort = Effect.async<number>((resume) => {
+const freePort = Effect.callback<number>((resume) => {
   const socket = Dgram.createSocket("udp4")
   socket.bind(0, "127.0.0.1", () => {
     const port = socket.address().port
@@ -88,7 +88,7 @@ const memcached: Effect.Effect<{ readonly port: number }, never, Scope.Scope | T
         return child
       }),
       (child) =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
           child.once("exit", () => resume(Effect.void))
           // A throwaway server: SIGKILL ends it at once (SIGTERM takes memcached ~0.7 s).

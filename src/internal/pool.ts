@@ -443,7 +443,11 @@ class PoolImpl implements Api.ConnectionPool {
     kp.active++
     waiter.lease = lease
     this.publish(kp)
-    waiter.resume!(Effect.succeed(lease))
+    // Effect 4 resumes a fiber synchronously, inside the caller. The waiter goes on after the
+    // granting fiber's current step instead, as OpenResty posts the resumption: the releasing
+    // code finishes first, a chain of hand-overs does not nest on the stack, and an interruption
+    // that arrives meanwhile gives the lease back (`giveBack`).
+    waiter.resume!(Effect.as(Effect.yieldNow, lease))
   }
 
   // -----------------------------------------------------------------------------------------------

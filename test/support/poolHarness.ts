@@ -6,8 +6,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as Supervisor from "effect/Supervisor"
 import { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
 import * as MemoryTransport from "./memoryTransport.js"
 
@@ -19,7 +19,7 @@ export interface Harness {
   readonly context: Context.Context<Services>
   /** Closes the pool's scope (shutdown). */
   readonly shutdown: Effect.Effect<void>
-  /** Fibers the pool forked that are still running. */
+  /** Fibers the pool forked into its scope that are still running. */
   readonly liveFibers: Effect.Effect<number>
   /** Runs a scoped program against this network and pool. */
   readonly run: <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Services>) => Effect.Effect<A, E>
@@ -31,9 +31,20 @@ export interface Harness {
 
 export interface Client {
   readonly socket: TcpSocket.TcpSocket
-  readonly scope: Scope.CloseableScope
+  readonly scope: Scope.Closeable
   /** Closes the client's scope (the socket's finalizer closes what is still open). */
   readonly end: Effect.Effect<void>
+}
+
+/**
+ * The fibers attached to a scope (`Effect.forkIn` / `Effect.forkScoped` register each one as a
+ * finalizer keyed by the fiber, and remove it when the fiber ends).
+ */
+const attachedFibers = (scope: Scope.Scope): ReadonlyArray<Fiber.Fiber<unknown, unknown>> => {
+  const state = scope.state
+  if (state._tag !== "Open") return []
+  const keys: Iterable<unknown> = state.finalizers?.keys() ?? [state.finalizerKey]
+  return Array.from(keys).filter((key): key is Fiber.Fiber<unknown, unknown> => Fiber.isFiber(key))
 }
 
 export const make = (
@@ -43,12 +54,7 @@ export const make = (
   Effect.gen(function*() {
     const net = MemoryTransport.make(netOptions)
     const poolScope = yield* Scope.make()
-    const supervisor = yield* Supervisor.track
-    const pool = yield* ConnectionPool.make(options).pipe(
-      Scope.extend(poolScope),
-      Effect.supervised(supervisor),
-      Effect.orDie
-    )
+    const pool = yield* ConnectionPool.make(options).pipe(Scope.provide(poolScope), Effect.orDie)
     const context = Context.make(Transport.TcpConnector, net.connector).pipe(
       Context.add(ConnectionPool.ConnectionPool, pool)
     )
@@ -57,7 +63,7 @@ export const make = (
     const client = () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const socket = yield* TcpSocket.make.pipe(Scope.extend(scope), Effect.provide(context))
+        const socket = yield* TcpSocket.make.pipe(Scope.provide(scope), Effect.provide(context))
         return { socket, scope, end: Scope.close(scope, Exit.void) }
       })
     return {
@@ -65,11 +71,9 @@ export const make = (
       pool,
       context,
       shutdown: Scope.close(poolScope, Exit.void),
-      liveFibers: Effect.flatMap(supervisor.value, (fibers) =>
-        Effect.map(
-          Effect.forEach(fibers, (f) => f.status),
-          (statuses) => statuses.filter((s) => s._tag !== "Done").length
-        )),
+      liveFibers: Effect.sync(() =>
+        attachedFibers(poolScope).filter((fiber) => fiber.pollUnsafe() === undefined).length
+      ),
       run,
       client,
       stats: (key) => Effect.map(pool.stats, (m) => m.get(key))
@@ -78,8 +82,9 @@ export const make = (
 
 /** Lets forked fibers run (no clock movement). */
 export const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
 
 /** Polls a fiber: its exit if done. */
-export const poll = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.map(Fiber.poll(fiber), (o) => o)
+export const poll = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
+  Effect.sync(() => Option.fromUndefinedOr(fiber.pollUnsafe()))
