@@ -4,11 +4,13 @@
  * lifetime. No network, no real timers.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as Option from "effect/Option"
+import { TestClock } from "effect/testing"
 import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import * as MemoryTransport from "./support/memoryTransport.js"
 
@@ -24,7 +26,7 @@ const setup = (config: CosocketConfig.Options = {}) => {
 const describeExit = <A, E extends { readonly message: string; readonly _tag: string }>(exit: Exit.Exit<A, E>) =>
   Exit.match(exit, {
     onFailure: (cause) => {
-      const failure = cause._tag === "Fail" ? cause.error : undefined
+      const failure = Option.getOrUndefined(Cause.findErrorOption(cause))
       if (failure === undefined) return `DIE/INTERRUPT`
       const partial = (failure as { partial?: Uint8Array }).partial
       return partial === undefined
@@ -38,7 +40,7 @@ const settle = <A, E extends { readonly message: string; readonly _tag: string }
   Effect.map(Effect.exit(effect), describeExit)
 
 /** Whether a forked fiber is still waiting. */
-const pending = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.map(Fiber.poll(fiber), (o) => o._tag === "None")
+const pending = <A, E>(fiber: Fiber.Fiber<A, E>) => Effect.sync(() => fiber.pollUnsafe() === undefined)
 
 describe("engine timeouts (TestClock)", () => {
   it.effect("a read times out exactly at the read timeout, with the consumed partial", () => {
@@ -46,7 +48,7 @@ describe("engine timeouts (TestClock)", () => {
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       net.lastPeer().send("par")
-      const fiber = yield* Effect.fork(settle(socket.receive(10)))
+      const fiber = yield* Effect.forkChild(settle(socket.receive(10)))
       yield* TestClock.adjust("999 millis")
       expect(yield* pending(fiber)).toBe(true)
       yield* TestClock.adjust("1 millis")
@@ -62,11 +64,11 @@ describe("engine timeouts (TestClock)", () => {
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
-      const fiber = yield* Effect.fork(settle(socket.receive(3)))
+      const fiber = yield* Effect.forkChild(settle(socket.receive(3)))
       for (const byte of ["a", "b"]) {
         yield* TestClock.adjust("800 millis")
         peer.send(byte)
-        yield* Effect.yieldNow()
+        yield* Effect.yieldNow
       }
       yield* TestClock.adjust("999 millis")
       expect(yield* pending(fiber)).toBe(true)
@@ -91,7 +93,7 @@ describe("engine timeouts (TestClock)", () => {
     net.setOnConnect(() => MemoryTransport.hang)
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.make
-      const fiber = yield* Effect.fork(settle(socket.connect("10.0.0.1", 80)))
+      const fiber = yield* Effect.forkChild(settle(socket.connect("10.0.0.1", 80)))
       yield* TestClock.adjust("1999 millis")
       expect(yield* pending(fiber)).toBe(true)
       yield* TestClock.adjust("1 millis")
@@ -110,10 +112,10 @@ describe("engine timeouts (TestClock)", () => {
       const peer = net.lastPeer()
       peer.setWriteMode("held")
       const payload = new Uint8Array(1024 * 1024)
-      const fiber = yield* Effect.fork(settle(socket.send(payload)))
+      const fiber = yield* Effect.forkChild(settle(socket.send(payload)))
       yield* TestClock.adjust("900 millis")
       peer.completeWrites(300 * 1024)
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       yield* TestClock.adjust("900 millis")
       expect(yield* pending(fiber)).toBe(true)
       yield* TestClock.adjust("100 millis")
@@ -129,8 +131,8 @@ describe("engine timeouts (TestClock)", () => {
     const { net, provide } = setup({ readTimeout: "1 second" })
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
-      yield* socket.setTimeouts(0, 0, "Infinity" as never).pipe(Effect.orElse(() => socket.setTimeout(2 ** 31 - 1)))
-      const fiber = yield* Effect.fork(settle(socket.receive()))
+      yield* socket.setTimeouts(0, 0, "Infinity" as never).pipe(Effect.catch(() => socket.setTimeout(2 ** 31 - 1)))
+      const fiber = yield* Effect.forkChild(settle(socket.receive()))
       yield* TestClock.adjust("10 days")
       expect(yield* pending(fiber)).toBe(true)
       net.lastPeer().send("late\n")
@@ -146,12 +148,12 @@ describe("engine busy matrix (spec A.17)", () => {
     Effect.gen(function*() {
       if (state === "connecting") {
         net.setOnConnect(() => MemoryTransport.hang)
-        return yield* Effect.fork(Effect.asVoid(Effect.exit(socket.connect("10.0.0.2", 80))))
+        return yield* Effect.forkChild(Effect.asVoid(Effect.exit(socket.connect("10.0.0.2", 80))))
       }
       yield* socket.connect("10.0.0.1", 80)
-      if (state === "reading") return yield* Effect.fork(Effect.asVoid(Effect.exit(socket.receive())))
+      if (state === "reading") return yield* Effect.forkChild(Effect.asVoid(Effect.exit(socket.receive())))
       net.lastPeer().setWriteMode("held")
-      return yield* Effect.fork(Effect.asVoid(Effect.exit(socket.send("GET / HTTP/1.0\r\n\r\n"))))
+      return yield* Effect.forkChild(Effect.asVoid(Effect.exit(socket.send("GET / HTTP/1.0\r\n\r\n"))))
     })
 
   const expectations: Record<InFlight, Record<string, string>> = {
@@ -187,7 +189,7 @@ describe("engine busy matrix (spec A.17)", () => {
       return provide(Effect.gen(function*() {
         const socket = yield* TcpSocket.make
         const fiber = yield* inFlight(net, socket, state)
-        yield* Effect.yieldNow()
+        yield* Effect.yieldNow
         const calls: Record<string, Effect.Effect<string>> = {
           receive: Effect.suspend(() => {
             if (state === "writing") net.lastPeer().send("x")
@@ -215,8 +217,8 @@ describe("engine busy matrix (spec A.17)", () => {
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
-      const reader = yield* Effect.fork(settle(socket.receive(6)))
-      yield* Effect.yieldNow()
+      const reader = yield* Effect.forkChild(settle(socket.receive(6)))
+      yield* Effect.yieldNow
       expect(yield* settle(socket.send("ping"))).toBe("4")
       expect(yield* settle(socket.receive(1))).toBe("SocketBusyReading: socket busy reading")
       peer.send("pong!\n")
@@ -248,8 +250,8 @@ describe("engine half-close, interruption and scope", () => {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
       yield* socket.shutdown("send")
-      const fiber = yield* Effect.fork(settle(socket.receive(10)))
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(settle(socket.receive(10)))
+      yield* Effect.yieldNow
       peer.send("abc")
       peer.fin()
       expect(yield* Fiber.join(fiber)).toBe("SocketClosed: closed [abc]")
@@ -263,8 +265,8 @@ describe("engine half-close, interruption and scope", () => {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
       peer.send("ab")
-      const fiber = yield* Effect.fork(settle(socket.receive(5)))
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(settle(socket.receive(5)))
+      yield* Effect.yieldNow
       peer.fail("ECONNRESET", "connection reset by peer")
       expect(yield* Fiber.join(fiber)).toBe("SocketIoError: connection reset by peer [ab]")
       expect(yield* settle(socket.receive())).toBe("SocketClosed: closed")
@@ -277,8 +279,8 @@ describe("engine half-close, interruption and scope", () => {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
       peer.send("ab")
-      const fiber = yield* Effect.fork(socket.receive(4))
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(socket.receive(4))
+      yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       peer.send("cd")
       expect(yield* settle(socket.receive(4))).toBe("abcd")
@@ -293,8 +295,8 @@ describe("engine half-close, interruption and scope", () => {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       const peer = net.lastPeer()
       peer.setWriteMode("held")
-      const fiber = yield* Effect.fork(socket.send("request"))
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(socket.send("request"))
+      yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       expect(peer.destroyedByClient).toBe(true)
       expect(yield* settle(socket.send("x"))).toBe("SocketClosed: closed")
@@ -306,7 +308,7 @@ describe("engine half-close, interruption and scope", () => {
     net.setOnConnect(() => MemoryTransport.acceptAfter("1 second"))
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.make
-      const fiber = yield* Effect.fork(socket.connect("10.0.0.1", 80))
+      const fiber = yield* Effect.forkChild(socket.connect("10.0.0.1", 80))
       yield* TestClock.adjust("500 millis")
       yield* Fiber.interrupt(fiber)
       yield* TestClock.adjust("1 second")
@@ -321,8 +323,8 @@ describe("engine half-close, interruption and scope", () => {
     return Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.gen(function*() {
         const socket = yield* TcpSocket.connect("10.0.0.1", 80)
-        const fiber = yield* Effect.forkDaemon(settle(socket.receive()))
-        yield* Effect.yieldNow()
+        const fiber = yield* Effect.forkDetach(settle(socket.receive()))
+        yield* Effect.yieldNow
         return fiber
       }))
       expect(yield* Fiber.join(result)).toBe("SocketClosed: closed")
@@ -336,7 +338,7 @@ describe("engine half-close, interruption and scope", () => {
       const first = yield* Effect.scoped(Effect.gen(function*() {
         const socket = yield* TcpSocket.connect("10.0.0.1", 80)
         yield* socket.send("GET A\n")
-        const fiber = yield* Effect.fork(settle(socket.receive()))
+        const fiber = yield* Effect.forkChild(settle(socket.receive()))
         yield* TestClock.adjust("1 second")
         const timedOut = yield* Fiber.join(fiber)
         net.peers[0].send("reply A\n") // late
@@ -359,12 +361,12 @@ describe("engine half-close, interruption and scope", () => {
     const { net, provide } = setup({ readTimeout: "1 second" })
     return provide(Effect.gen(function*() {
       const dirty = yield* TcpSocket.connect("10.0.0.1", 80)
-      const f1 = yield* Effect.fork(settle(dirty.receive()))
+      const f1 = yield* Effect.forkChild(settle(dirty.receive()))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(f1)
       expect(yield* settle(dirty.setKeepalive())).toBe("DirtyConnection: dirty connection")
       const forced = yield* TcpSocket.connect("10.0.0.1", 80)
-      const f2 = yield* Effect.fork(settle(forced.receive()))
+      const f2 = yield* Effect.forkChild(settle(forced.receive()))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(f2)
       expect(yield* settle(forced.setKeepalive(undefined, { force: true }))).toBe("undefined")
@@ -379,8 +381,8 @@ describe("engine half-close, interruption and scope", () => {
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
       expect(yield* settle(socket.setKeepalive(-1))).toBe("InvalidArgument: bad timeout value")
-      const reader = yield* Effect.fork(settle(socket.receive()))
-      yield* Effect.yieldNow()
+      const reader = yield* Effect.forkChild(settle(socket.receive()))
+      yield* Effect.yieldNow
       expect(yield* settle(socket.setKeepalive())).toBe("SocketBusyReading: socket busy reading")
       net.lastPeer().send("fine\n")
       expect(yield* Fiber.join(reader)).toBe("fine")

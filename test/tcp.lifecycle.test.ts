@@ -157,13 +157,13 @@ describe("timeouts (TCP-TO)", () => {
       // TEST 7 variant: read timeout 200 ms, pieces every 120 ms: the reader never times out.
       const a = yield* connected(peer)
       yield* a.setTimeouts(0, 100, 200)
-      const writer = yield* Effect.fork(a.send("ok\n"))
+      const writer = yield* Effect.forkChild(a.send("ok\n"))
       expect(yield* outcome(a.receive(12))).toBe("piecpiecpiec")
       yield* Fiber.join(writer)
       // TEST 6 variant: another fiber's setTimeout(100) replaces the read timeout too.
       const b = yield* connected(peer)
       yield* b.setTimeouts(0, 100, 200)
-      const reader = yield* Effect.fork(outcome(b.receive(12)))
+      const reader = yield* Effect.forkChild(outcome(b.receive(12)))
       yield* b.setTimeout(100)
       expect(yield* Fiber.join(reader)).toBe("ERR timeout [piec]")
     })))
@@ -172,7 +172,7 @@ describe("timeouts (TCP-TO)", () => {
     run(Effect.gen(function*() {
       const socket = yield* connected(yield* server(memcachedPeer))
       yield* socket.setTimeout(1)
-      const writer = yield* Effect.fork(Effect.gen(function*() {
+      const writer = yield* Effect.forkChild(Effect.gen(function*() {
         for (const byte of "flush_all\r\n") {
           yield* socket.send(byte)
           yield* Effect.sleep(1)
@@ -278,7 +278,7 @@ describe("lifetime (TCP-LIFE)", () => {
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", peer.port)
       yield* socket.close
-      const fiber = yield* Effect.fork(socket.connect(hole.host, hole.port))
+      const fiber = yield* Effect.forkChild(socket.connect(hole.host, hole.port))
       yield* Effect.sleep(20)
       yield* Fiber.interrupt(fiber)
       expect(yield* outcome(socket.setKeepalive())).toBe("ERR closed")
@@ -293,7 +293,7 @@ describe("lifetime (TCP-LIFE)", () => {
       const [, t] = yield* elapsed(Effect.scoped(Effect.gen(function*() {
         const socket = yield* connected(peer)
         yield* socket.setTimeout(12_000)
-        yield* Effect.fork(socket.send(big))
+        yield* Effect.forkChild(socket.send(big))
         yield* Effect.sleep(50)
       })))
       expect(t).toBeLessThan(5_000)
@@ -305,7 +305,7 @@ describe("lifetime (TCP-LIFE)", () => {
       const result = yield* Deferred.make<string>()
       yield* Effect.scoped(Effect.gen(function*() {
         const socket = yield* connected(peer)
-        yield* Effect.forkDaemon(Effect.flatMap(outcome(socket.receive()), (r) => Deferred.succeed(result, r)))
+        yield* Effect.forkDetach(Effect.flatMap(outcome(socket.receive()), (r) => Deferred.succeed(result, r)))
         yield* Effect.sleep(30)
       }))
       expect(yield* Deferred.await(result)).toBe("ERR closed")
@@ -315,7 +315,7 @@ describe("lifetime (TCP-LIFE)", () => {
     run(Effect.gen(function*() {
       const socket = yield* connected(yield* server(httpPeer()))
       yield* socket.send(REQ57)
-      const first = yield* Effect.fork(Effect.zipLeft(socket.receive(), Effect.sleep(1000)))
+      const first = yield* Effect.forkChild(Effect.tap(socket.receive(), Effect.sleep(1000)))
       yield* Effect.sleep(100)
       const rest = yield* readLines(socket)
       expect(rest.at(-1)).toBe("ERR closed []")
@@ -330,7 +330,7 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
       const peer = yield* server(stalledPeer)
       const socket = yield* connected(peer)
       yield* socket.setTimeout(300)
-      const main = yield* Effect.fork(outcome(socket.send(big)))
+      const main = yield* Effect.forkChild(outcome(socket.send(big)))
       yield* Effect.sleep(30)
       expect(yield* outcome(socket.send("flush_all"))).toBe("ERR socket busy writing")
       expect(yield* outcome(socket.close)).toBe("ERR socket busy writing")
@@ -348,7 +348,7 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
       const hole = yield* ScriptedPeer.blackhole
       const socket = yield* TcpSocket.make
       yield* socket.setTimeout(300)
-      const main = yield* Effect.fork(outcome(socket.connect(hole.host, hole.port)))
+      const main = yield* Effect.forkChild(outcome(socket.connect(hole.host, hole.port)))
       yield* Effect.sleep(20)
       expect(yield* outcome(socket.receive(1))).toBe("ERR socket busy connecting")
       expect(yield* outcome(socket.send("hello"))).toBe("ERR socket busy connecting")
@@ -373,7 +373,7 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
       const peer = yield* server(() => {})
       const out = yield* Effect.scoped(Effect.gen(function*() {
         const socket = yield* TcpSocket.make
-        const main = yield* Effect.fork(socket.connect("some2.agentzh.org", peer.port))
+        const main = yield* Effect.forkChild(socket.connect("some2.agentzh.org", peer.port))
         yield* Effect.sleep(20)
         const during = yield* Effect.all([
           outcome(socket.receive()),
@@ -400,15 +400,18 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
     run(Effect.gen(function*() {
       const peer = yield* server((s) => onRequest(s, () => s.write("OK!"), "\r\n"))
       const socket = yield* connected(peer)
-      const writer = yield* Effect.fork(Effect.gen(function*() {
+      const writer = yield* Effect.forkChild(Effect.gen(function*() {
         for (const byte of "flush_all\r\n") {
           yield* socket.send(byte)
           yield* Effect.sleep(2)
         }
       }))
       const started = yield* Deferred.make<void>()
-      const reader = yield* Effect.fork(Effect.zipRight(Deferred.succeed(started, undefined), socket.receive(3)))
+      const reader = yield* Effect.forkChild(Effect.andThen(Deferred.succeed(started, undefined), socket.receive(3)))
       yield* Deferred.await(started)
+      // Effect 4 resumes this fiber synchronously inside the reader's Deferred.succeed (Effect 3
+      // queued it): yield once so the reader gets into its receive(3) before the second read.
+      yield* Effect.yieldNow
       const second = yield* Effect.flip(socket.receive(1))
       expect([second._tag, second.message]).toEqual(["SocketBusyReading", "socket busy reading"])
       expect(TcpSocket.text(yield* Fiber.join(reader))).toBe("OK!")
@@ -421,7 +424,7 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
       const peer = yield* server(stalledPeer)
       const socket = yield* connected(peer)
       yield* socket.setTimeout(200)
-      const a = yield* Effect.fork(outcome(socket.send(big)))
+      const a = yield* Effect.forkChild(outcome(socket.send(big)))
       yield* Effect.sleep(20)
       expect(yield* outcome(socket.send("x"))).toBe("ERR socket busy writing")
       expect(yield* Fiber.join(a)).toBe("ERR timeout")
@@ -431,7 +434,7 @@ describe("busy rules (TCP-BUSY, spec A.17)", () => {
     run(Effect.gen(function*() {
       const socket = yield* connected(yield* server((s) => s.pipe(s)))
       const payload = "0123456789".repeat(100_000)
-      const reader = yield* Effect.fork(socket.receive(payload.length))
+      const reader = yield* Effect.forkChild(socket.receive(payload.length))
       yield* socket.send(payload)
       expect(TcpSocket.text(yield* Fiber.join(reader))).toBe(payload)
     })))
@@ -528,7 +531,7 @@ describe("half-close and server-side sockets", () => {
         Effect.runFork(Effect.scoped(Effect.gen(function*() {
           const socket = yield* NodeCosocket.fromSocket(accepted)
           const line = TcpSocket.text(yield* socket.receive())
-          const busy = yield* Effect.fork(socket.receive())
+          const busy = yield* Effect.forkChild(socket.receive())
           yield* Effect.sleep(10)
           const second = yield* outcome(socket.receive())
           yield* socket.send([line.toUpperCase(), "\n"])

@@ -437,7 +437,7 @@ describe("TcpSocket.receiveAny", () => {
       const peer = yield* server((s) => s.write("ab"))
       const socket = yield* connected(peer)
       yield* Effect.sleep(30)
-      const fiber = yield* Effect.fork(socket.receive(5))
+      const fiber = yield* Effect.forkChild(socket.receive(5))
       yield* Effect.sleep(30)
       yield* Fiber.interrupt(fiber)
       peer.sockets[0].write("cde")

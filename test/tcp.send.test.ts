@@ -4,6 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
 import { CosocketError, TcpSocket } from "../src/index.js"
 import {
   httpPeer,
@@ -149,7 +150,7 @@ describe("TcpSocket.send", () => {
       const peer = yield* server((s) => s.end())
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", peer.port)
-      const writer = yield* Effect.fork(Effect.gen(function*() {
+      const writer = yield* Effect.forkChild(Effect.gen(function*() {
         for (const byte of "flush_all\r\n") {
           yield* socket.send(byte)
           yield* Effect.sleep(1)
@@ -193,8 +194,8 @@ describe("TcpSocket.send", () => {
       yield* Effect.sleep(50)
       let error: CosocketError.SendError | undefined
       for (let i = 0; i < 1000 && error === undefined; i++) {
-        const r = yield* Effect.either(socket.send("x"))
-        if (r._tag === "Left") error = r.left
+        const r = yield* Effect.result(socket.send("x"))
+        if (Result.isFailure(r)) error = r.failure
         else yield* Effect.sleep(1)
       }
       expect(error?._tag).toBe("SocketIoError")
@@ -221,7 +222,7 @@ describe("TcpSocket.send", () => {
       const peer = yield* server(stalledPeer)
       const socket = yield* TcpSocket.make
       yield* socket.connect("127.0.0.1", peer.port)
-      const fiber = yield* Effect.fork(socket.send(big))
+      const fiber = yield* Effect.forkChild(socket.send(big))
       yield* Effect.sleep(50)
       yield* Fiber.interrupt(fiber)
       expect(yield* outcome(socket.send("x"))).toBe("ERR closed")

@@ -13,6 +13,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import { TcpSocket } from "../src/index.js"
 import { bodyPeer, memcachedPeer, outcome, REQ57, run, server } from "./support/loopback.js"
@@ -186,11 +187,11 @@ const runCase = (c: Case, byteByByte: boolean) =>
       if (call.r === undefined) {
         out.push(yield* outcome(reader.read))
       } else {
-        const chunk = yield* Effect.either(reader.readChunk(call.r))
+        const chunk = yield* Effect.result(reader.readChunk(call.r))
         out.push(
-          chunk._tag === "Left"
-            ? yield* outcome(Effect.fail(chunk.left))
-            : Option.match(chunk.right, { onNone: () => "END", onSome: TcpSocket.text })
+          Result.isFailure(chunk)
+            ? yield* outcome(Effect.fail(chunk.failure))
+            : Option.match(chunk.success, { onNone: () => "END", onSome: TcpSocket.text })
         )
       }
     }

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as TestClock from "effect/TestClock"
+import * as Result from "effect/Result"
+import { TestClock } from "effect/testing"
 import type * as Net from "node:net"
 import type { InvalidArgument } from "../src/CosocketError.js"
 import { ConnectionPool, TcpSocket } from "../src/index.js"
@@ -40,7 +40,7 @@ const answerPings = (peer: { onWrite: (f: (bytes: Uint8Array, p: { send: (s: str
   })
 
 const ping = (socket: TcpSocket.TcpSocket) =>
-  Effect.zipRight(socket.send("ping\r\n"), Effect.map(socket.receive(), text))
+  Effect.andThen(socket.send("ping\r\n"), Effect.map(socket.receive(), text))
 
 describe("TcpSocket.withConnection on the memory transport", () => {
   it.effect("pools the connection after use succeeds; the next exchange reuses it (TCP-POOL-001)", () =>
@@ -83,12 +83,15 @@ describe("TcpSocket.withConnection on the memory transport", () => {
   it.effect("closes the connection when use fails, and returns use's own error", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onAccept: answerPings })
-      const failed = yield* Effect.either(Effect.provide(
-        TcpSocket.withConnection(HOST, PORT, (socket) =>
-          Effect.zipRight(ping(socket), Effect.fail("bad reply" as const))),
+      const failed = yield* Effect.result(Effect.provide(
+        TcpSocket.withConnection(
+          HOST,
+          PORT,
+          (socket) => Effect.andThen(ping(socket), Effect.fail("bad reply" as const))
+        ),
         h.context
       ))
-      expect(failed).toEqual(Either.left("bad reply"))
+      expect(failed).toEqual(Result.fail("bad reply"))
       expect(h.net.peers[0].destroyedByClient).toBe(true)
       expect(yield* h.stats(KEY)).toBeUndefined()
       yield* h.shutdown
@@ -97,7 +100,7 @@ describe("TcpSocket.withConnection on the memory transport", () => {
   it.effect("closes the connection when interrupted mid-read; the slot is freed", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
-      const fiber = yield* Effect.fork(Effect.provide(
+      const fiber = yield* Effect.forkChild(Effect.provide(
         TcpSocket.withConnection(HOST, PORT, (socket) => socket.receive(), { poolSize: 1, backlog: 0 }),
         h.context
       ))
@@ -134,12 +137,14 @@ describe("TcpSocket.withConnection on the memory transport", () => {
         TcpSocket.withConnection(
           HOST,
           PORT,
-          (socket) => Effect.zipLeft(Effect.forkDaemon(Effect.either(socket.receive())), Harness.settle)
+          (socket) => Effect.tap(Effect.forkDetach(Effect.result(socket.receive())), Harness.settle)
         ),
         h.context
       )
       const result = yield* Fiber.join(reader)
-      expect(Either.isLeft(result) && `${result.left._tag}: ${result.left.message}`).toBe("SocketClosed: closed")
+      expect(Result.isFailure(result) && `${result.failure._tag}: ${result.failure.message}`).toBe(
+        "SocketClosed: closed"
+      )
       expect(h.net.peers[0].destroyedByClient).toBe(true)
       expect(yield* h.stats(KEY)).toBeUndefined()
       yield* h.shutdown
@@ -148,16 +153,16 @@ describe("TcpSocket.withConnection on the memory transport", () => {
   it.effect("options: timeout is the socket's connect, send and read timeout; idleTimeout the pool's", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onAccept: answerPings })
-      const reader = yield* Effect.fork(Effect.provide(
-        Effect.either(TcpSocket.withConnection(HOST, PORT, (socket) => socket.receive(), { timeout: "2 seconds" })),
+      const reader = yield* Effect.forkChild(Effect.provide(
+        Effect.result(TcpSocket.withConnection(HOST, PORT, (socket) => socket.receive(), { timeout: "2 seconds" })),
         h.context
       ))
       yield* Harness.settle
       yield* TestClock.adjust("1999 millis")
-      expect(reader.unsafePoll()).toBeNull()
+      expect(reader.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
       const timedOut = yield* Fiber.join(reader)
-      expect(Either.isLeft(timedOut) && `${timedOut.left._tag}: ${timedOut.left.message}`).toBe(
+      expect(Result.isFailure(timedOut) && `${timedOut.failure._tag}: ${timedOut.failure.message}`).toBe(
         "SocketReadTimeout: timeout"
       )
       // a read timeout leaves the connection dirty: closed, not pooled
@@ -205,7 +210,7 @@ describe("TcpSocket.withConnection on the memory transport", () => {
   it.effect("connect failures are typed and leave nothing behind", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
-      const held = yield* Effect.fork(Effect.provide(
+      const held = yield* Effect.forkChild(Effect.provide(
         TcpSocket.withConnection(HOST, PORT, () => Effect.never, { poolSize: 1, backlog: 0 }),
         h.context
       ))
@@ -225,14 +230,14 @@ describe("TcpSocket.withConnection while connecting", () => {
   it.effect("the timeout option bounds the connect (SocketTimeout \"connect\"); the slot is free again", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onConnect: () => MemoryTransport.hang })
-      const fiber = yield* Effect.fork(Effect.flip(Effect.provide(
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.provide(
         TcpSocket.withConnection(HOST, PORT, () => Effect.succeed("unreachable"), { timeout: "3 seconds" }),
         h.context
       )))
       yield* Harness.settle
       expect(yield* h.stats(KEY)).toMatchObject({ active: 1 })
       yield* TestClock.adjust("2999 millis")
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(fiber)
       expect([error._tag, error.message, "operation" in error ? error.operation : undefined]).toEqual([
@@ -248,11 +253,11 @@ describe("TcpSocket.withConnection while connecting", () => {
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onConnect: () => MemoryTransport.hang })
       const limits = { poolSize: 1, backlog: 1 }
-      const connecting = yield* Effect.fork(Effect.provide(
+      const connecting = yield* Effect.forkChild(Effect.provide(
         TcpSocket.withConnection(HOST, PORT, () => Effect.void, limits),
         h.context
       ))
-      const waiting = yield* Effect.fork(Effect.provide(
+      const waiting = yield* Effect.forkChild(Effect.provide(
         TcpSocket.withConnection(HOST, PORT, () => Effect.void, limits),
         h.context
       ))
@@ -272,7 +277,7 @@ describe("TcpSocket.withSocket on the memory transport", () => {
     Effect.gen(function*() {
       const h = yield* Harness.make({}, { onAccept: answerPings })
       const reply = yield* Effect.provide(
-        TcpSocket.withSocket((socket) => Effect.zipRight(socket.connect(HOST, PORT), ping(socket))),
+        TcpSocket.withSocket((socket) => Effect.andThen(socket.connect(HOST, PORT), ping(socket))),
         h.context
       )
       expect(reply).toBe("+PONG")
@@ -306,9 +311,9 @@ describe("TcpSocket.withSocket on the memory transport", () => {
       const h = yield* Harness.make()
       const reader = yield* Effect.provide(
         TcpSocket.withSocket((socket) =>
-          Effect.zipRight(
+          Effect.andThen(
             socket.connect(HOST, PORT),
-            Effect.zipLeft(Effect.forkDaemon(errorOf(socket.receive())), Harness.settle)
+            Effect.tap(Effect.forkDetach(errorOf(socket.receive())), Harness.settle)
           )
         ),
         h.context
@@ -326,7 +331,7 @@ const flushPeer = (socket: Net.Socket) => {
 }
 
 const flush = (socket: TcpSocket.TcpSocket) =>
-  Effect.zipRight(socket.send("flush_all\r\n"), Effect.map(socket.receive(), text))
+  Effect.andThen(socket.send("flush_all\r\n"), Effect.map(socket.receive(), text))
 
 describe("TcpSocket.withConnection on loopback", () => {
   it.live("inet: exchanges reuse one connection; a failure closes it", () =>
@@ -337,10 +342,10 @@ describe("TcpSocket.withConnection on loopback", () => {
       expect(peer.sockets.length).toBe(1)
       const key = `127.0.0.1:${peer.port}`
       expect((yield* ConnectionPool.stats).get(key)).toMatchObject({ idle: 1, created: 1, reused: 2 })
-      const failed = yield* Effect.either(
-        TcpSocket.withConnection("127.0.0.1", peer.port, (socket) => Effect.zipRight(flush(socket), Effect.fail("no")))
+      const failed = yield* Effect.result(
+        TcpSocket.withConnection("127.0.0.1", peer.port, (socket) => Effect.andThen(flush(socket), Effect.fail("no")))
       )
-      expect(failed).toEqual(Either.left("no"))
+      expect(failed).toEqual(Result.fail("no"))
       expect((yield* ConnectionPool.stats).get(key)).toBeUndefined()
       expect(yield* exchange).toBe("OK")
       expect(peer.sockets.length).toBe(2)

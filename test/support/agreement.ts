@@ -3,7 +3,7 @@
  * the pure parser on the same bytes.
  */
 import { expect } from "@effect/vitest"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 /** A pure parse result: a value, "need more bytes", or a protocol error. */
 export type Parse<A> =
@@ -17,14 +17,14 @@ export type Parse<A> =
  * LF and stray CR, so it may also return a value there).
  */
 export const expectReaderAgrees = <A>(
-  read: Either.Either<A, { readonly _tag: string }>,
+  read: Result.Result<A, { readonly _tag: string }>,
   parsed: Parse<A>
 ): void => {
   if (parsed._tag === "Parsed") {
-    expect(read).toEqual(Either.right(parsed.value))
+    expect(read).toEqual(Result.succeed(parsed.value))
   } else if (parsed._tag === "NeedMore") {
-    expect(Either.isLeft(read) && read.left._tag).toBe("SocketClosed")
-  } else if (Either.isLeft(read)) {
-    expect(["ProtocolError", "SocketClosed"]).toContain(read.left._tag)
+    expect(Result.isFailure(read) && read.failure._tag).toBe("SocketClosed")
+  } else if (Result.isFailure(read)) {
+    expect(["ProtocolError", "SocketClosed"]).toContain(read.failure._tag)
   }
 }

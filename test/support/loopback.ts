@@ -3,8 +3,8 @@
  * test scripts with a plain handler, and the catalog's fixtures (B.0).
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -50,7 +50,7 @@ export const server = (
   options: { readonly host?: string; readonly unix?: boolean } = {}
 ): Effect.Effect<Server, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Server>((resume) => {
+    Effect.callback<Server>((resume) => {
       const sockets: Array<Net.Socket> = []
       const received: Array<Array<Buffer>> = []
       let open = 0
@@ -86,7 +86,7 @@ export const server = (
       else srv.listen(0, options.host ?? "127.0.0.1", done)
     }),
     (info) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         for (const s of info.sockets) s.destroy()
         const srv = (info as { server?: Net.Server }).server!
         srv.close(() => resume(Effect.void))
@@ -159,7 +159,7 @@ export const layer = (config: CosocketConfig.Options = {}) =>
 
 /** Runs a scoped test program against a fresh Node layer (its own pool). */
 export const run = <A, E>(
-  effect: Effect.Effect<A, E, Scope.Scope | Layer.Layer.Success<ReturnType<typeof layer>>>,
+  effect: Effect.Effect<A, E, Scope.Scope | Layer.Success<ReturnType<typeof layer>>>,
   config: CosocketConfig.Options = {}
 ): Effect.Effect<A, E> => effect.pipe(Effect.scoped, Effect.provide(layer(config)))
 
@@ -168,12 +168,12 @@ export const readLines = (socket: TcpSocket.TcpSocket, max = 100) =>
   Effect.gen(function*() {
     const out: Array<string> = []
     for (let i = 0; i < max; i++) {
-      const r = yield* Effect.either(socket.receive())
-      if (Either.isLeft(r)) {
-        out.push(describe(r.left))
+      const r = yield* Effect.result(socket.receive())
+      if (Result.isFailure(r)) {
+        out.push(describe(r.failure))
         break
       }
-      out.push(text(r.right))
+      out.push(text(r.success))
     }
     return out
   })
@@ -186,19 +186,19 @@ export const describe = (e: { readonly message: string; readonly partial?: Uint8
 export const outcome = <E extends { readonly message: string }>(
   effect: Effect.Effect<Uint8Array | number | void, E>
 ) =>
-  Effect.map(Effect.either(effect), (r) =>
-    Either.isLeft(r)
-      ? describe(r.left as E & { partial?: Uint8Array })
-      : r.right instanceof Uint8Array
-      ? text(r.right)
-      : String(r.right))
+  Effect.map(Effect.result(effect), (r) =>
+    Result.isFailure(r)
+      ? describe(r.failure as E & { partial?: Uint8Array })
+      : r.success instanceof Uint8Array
+      ? text(r.success)
+      : String(r.success))
 
 /** Waits (real time) until `predicate` holds, polling; fails the test after `millis`. */
 export const eventually = (predicate: () => boolean, millis = 5_000) =>
   Effect.gen(function*() {
     const start = Date.now()
     while (!predicate()) {
-      if (Date.now() - start > millis) return yield* Effect.dieMessage("condition not reached in time")
+      if (Date.now() - start > millis) return yield* Effect.die(new Error("condition not reached in time"))
       yield* Effect.sleep(5)
     }
   })

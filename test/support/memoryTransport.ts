@@ -22,7 +22,7 @@
  * }).pipe(Effect.scoped, Effect.provide(Layer.merge(net.layer, ConnectionPool.layer())))
  * ```
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ConnectError } from "../../src/CosocketError.js"
@@ -42,14 +42,14 @@ const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin
 
 /** What happens to one connect attempt. */
 export type ConnectOutcome =
-  | { readonly _tag: "Accept"; readonly delay?: Duration.DurationInput | undefined }
+  | { readonly _tag: "Accept"; readonly delay?: Duration.Input | undefined }
   | { readonly _tag: "Refuse"; readonly code?: string | undefined; readonly reason?: string | undefined }
   | { readonly _tag: "Hang" }
 
 export const accept: ConnectOutcome = { _tag: "Accept" }
 export const refuse: ConnectOutcome = { _tag: "Refuse" }
 export const hang: ConnectOutcome = { _tag: "Hang" }
-export const acceptAfter = (delay: Duration.DurationInput): ConnectOutcome => ({ _tag: "Accept", delay })
+export const acceptAfter = (delay: Duration.Input): ConnectOutcome => ({ _tag: "Accept", delay })
 
 /** How a peer completes the client's writes. */
 export type WriteMode =
@@ -343,7 +343,7 @@ export const make = (options: MemoryNetworkOptions = {}): MemoryNetwork => {
           case "Accept":
             return outcome.delay === undefined
               ? Effect.sync(() => open(target))
-              : Effect.zipRight(Effect.sleep(Duration.decode(outcome.delay)), Effect.sync(() => open(target)))
+              : Effect.andThen(Effect.sleep(outcome.delay), Effect.sync(() => open(target)))
           case "Refuse":
             return Effect.fail(
               new ConnectError({
