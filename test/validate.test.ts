@@ -40,6 +40,22 @@ describe("validate.timeout", () => {
     }
   })
 
+  it("Effect 4's Duration.Input forms are read; looser inputs its decoder would take as zero are refused", () => {
+    expect(millis(validate.timeout("timeout", { seconds: 2, milliseconds: 5 }))).toBe(2005)
+    expect(millis(validate.timeout("timeout", "1.5 seconds"))).toBe(1500)
+    expect(validate.timeout("timeout", "Infinity")).toEqual(Duration.infinity)
+    expect(validate.timeout("timeout", { seconds: 0 })).toBeUndefined()
+    for (
+      const input of [{ foo: 1 }, { seconds: "1" }, { seconds: -1 }, "-0 seconds", " -0 millis", [NaN, 0], "-Infinity"]
+    ) {
+      expect(failure(validate.timeout("timeout", input)), JSON.stringify(input)).toEqual(
+        bad("timeout", "bad timeout value")
+      )
+    }
+    expect(failure(validate.idleTimeout("idle", { foo: 1 }))).toEqual(bad("idle", "bad timeout value"))
+    expect(validate.idleTimeout("idle", { minutes: 0 })).toEqual(Duration.infinity)
+  })
+
   it("infinity is allowed (ours: no timeout at all)", () => {
     expect(validate.timeout("timeout", Infinity)).toEqual(Duration.infinity)
     expect(validate.timeout("timeout", Duration.infinity)).toEqual(Duration.infinity)

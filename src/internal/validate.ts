@@ -34,10 +34,12 @@ const durationObjectFields = [
  * Decodes what `Duration.Input` admits, and nothing looser: a plain object counts only when each
  * of its own keys is a unit field holding a number (Effect's decoder reads any object as one,
  * so `{}` or `{ foo: 1 }` would otherwise become zero, that is "the default"). Negative and NaN
- * inputs are refused here, because Effect reads NaN as zero.
+ * inputs are refused, including the ones Effect reads as zero (NaN, "-0 seconds").
  */
 const decodeDuration = (input: unknown): Duration.Duration | undefined => {
   if (typeof input === "number" && Number.isNaN(input)) return undefined
+  // "-0 seconds" is meant as a negative time, not as zero ("the default")
+  if (typeof input === "string" && input.trimStart().startsWith("-")) return undefined
   if (typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)) {
     const keys = Object.keys(input)
     if (keys.length === 0) return undefined
