@@ -66,21 +66,16 @@ describe("TLS identity", () => {
   })
 
   it("two option sets give equal identities iff server name, verify, CA and client certificate are equal", () => {
+    const optionSet = fc.record({
+      serverName: fc.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
+      verify: fc.constantFrom(undefined, true, false),
+      ca: fc.constantFrom(undefined, "ca-1", "ca-2"),
+      cert: fc.constantFrom(undefined, "cert-1", "cert-2"),
+      alpn: fc.constantFrom(undefined, ["h2"])
+    })
     fc.assert(fc.property(
-      fc.record({
-        serverName: fc.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
-        verify: fc.constantFrom(undefined, true, false),
-        ca: fc.constantFrom(undefined, "ca-1", "ca-2"),
-        cert: fc.constantFrom(undefined, "cert-1", "cert-2"),
-        alpn: fc.constantFrom(undefined, ["h2"])
-      }),
-      fc.record({
-        serverName: fc.constantFrom(undefined, "a.test", "b.test", "A.TEST"),
-        verify: fc.constantFrom(undefined, true, false),
-        ca: fc.constantFrom(undefined, "ca-1", "ca-2"),
-        cert: fc.constantFrom(undefined, "cert-1", "cert-2"),
-        alpn: fc.constantFrom(undefined, ["h2"])
-      }),
+      optionSet,
+      optionSet,
       (a, b) => {
         const options = (o: typeof a) => ({
           serverName: o.serverName,
