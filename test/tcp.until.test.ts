@@ -281,6 +281,76 @@ describe("TcpSocket.receiveUntil", () => {
       expect(yield* outcome(socket.receive("*a"))).toBe("tail")
     })))
 
+  // Issue 17: OpenResty returns the pending end marker from the next iterator call of either form.
+  it.live("after a readChunk that reached the pattern, read is the end marker (empty bytes), as in OpenResty", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s) => s.end("x"))
+      const socket = yield* TcpSocket.make
+      yield* socket.connect("127.0.0.1", peer.port)
+      const reader = yield* socket.receiveUntil("x")
+      expect(Option.map(yield* reader.readChunk(2), TcpSocket.text)).toEqual(Option.some(""))
+      // OpenResty: it() gives nil, nil, nil; the occurrence is finished, nothing is read.
+      expect(yield* outcome(reader.read)).toBe("")
+      expect(yield* outcome(reader.read)).toBe("ERR closed []")
+    })))
+
+  it.live("after a readChunk that reached the pattern, read ends that occurrence even after other reads", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s) => s.end("ab--cd\n--ef--"))
+      const socket = yield* TcpSocket.make
+      yield* socket.connect("127.0.0.1", peer.port)
+      const reader = yield* socket.receiveUntil("--")
+      expect(Option.map(yield* reader.readChunk(5), TcpSocket.text)).toEqual(Option.some("ab"))
+      expect(yield* outcome(socket.receive())).toBe("cd")
+      expect(yield* outcome(reader.read)).toBe("")
+      expect(yield* outcome(reader.read)).toBe("")
+      expect(yield* outcome(reader.read)).toBe("ef")
+    })))
+
+  // Issue 17 / README "No bytes are lost when a reader holds back a possible start of the pattern".
+  it.live("(ours) bytes held back by a timed-out reader are read by the next receive (OpenResty loses them)", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s) => s.write("-"))
+      const socket = yield* TcpSocket.make
+      yield* socket.connect("127.0.0.1", peer.port)
+      yield* socket.setTimeouts(0, 0, 100)
+      const reader = yield* socket.receiveUntil("--", { inclusive: true })
+      expect(yield* outcome(reader.read)).toBe("ERR timeout []")
+      // OpenResty: timeout with an empty partial; the "-" only ever comes back through that reader.
+      expect(yield* outcome(socket.receive())).toBe("ERR timeout [-]")
+    })))
+
+  it.live("(ours) bytes held back after a sized chunk go to receive(n), receiveAny and a new reader", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s) => s.write("ab--a"))
+      const socket = yield* TcpSocket.make
+      yield* socket.connect("127.0.0.1", peer.port)
+      yield* socket.setTimeouts(0, 0, 100)
+      const reader = yield* socket.receiveUntil("--abc")
+      // "--a" may start the pattern: the chunk stops before it (OpenResty holds it inside the iterator).
+      expect(Option.map(yield* reader.readChunk(2), TcpSocket.text)).toEqual(Option.some("ab"))
+      expect(yield* outcome(socket.receive(1))).toBe("-")
+      const other = yield* socket.receiveUntil("a")
+      expect(yield* outcome(other.read)).toBe("-")
+      expect(yield* outcome(socket.receiveAny(5))).toBe("ERR timeout []")
+    })))
+
+  // Found by the differential campaign (issue 17): the reader kept the old connection's offsets.
+  it.live("a reader used across a reconnect: a committed occurrence ends with the old connection", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* server((s, index) => s.write(index === 0 ? "abcabd-rest" : "zabcabdq"))
+      const socket = yield* TcpSocket.make
+      yield* socket.connect("127.0.0.1", peer.port)
+      const reader = yield* socket.receiveUntil("abcabd", { inclusive: true })
+      expect(Option.map(yield* reader.readChunk(4), TcpSocket.text)).toEqual(Option.some("abca"))
+      yield* socket.connect("127.0.0.1", peer.port)
+      // The occurrence is finished (its end marker is owed); the scan starts over on the new bytes.
+      expect(yield* reader.readChunk(7)).toEqual(Option.none())
+      expect(Option.map(yield* reader.readChunk(7), TcpSocket.text)).toEqual(Option.some("zabcabd"))
+      expect(yield* reader.readChunk(7)).toEqual(Option.none())
+      expect(yield* outcome(socket.receive(1))).toBe("q")
+    })))
+
   it.live("a read timeout keeps the matcher state; the next read continues correctly", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s) => {

@@ -125,14 +125,31 @@ export class UntilState {
   private state = 0
   /** Start of the located match in the buffer, or -1. */
   private matchAt = -1
-  /** A sized reader returned the chunk that reached the pattern: the next sized read is the end marker. */
+  /** A sized reader returned the chunk that reached the pattern: the next read of either form is the end marker. */
   pendingEnd = false
   /** Inclusive sized mode: the stream offset where a match, already partly returned, ends. */
   private committedEnd = -1
 
+  /** The buffer (one per connection) the state above belongs to: a reader outlives a reconnect. */
+  private buffer: ByteBuffer | undefined = undefined
+
   constructor(pattern: Uint8Array, inclusive: boolean) {
     this.matcher = new Matcher(pattern)
     this.inclusive = inclusive
+  }
+
+  /**
+   * A new connection: the scan starts over, and an occurrence committed on the previous one is
+   * finished with it (its end marker is still owed, as after a chunk that reached the pattern).
+   */
+  private bind(buffer: ByteBuffer): void {
+    if (buffer === this.buffer) return
+    this.buffer = buffer
+    this.resetScan(buffer)
+    if (this.committedEnd >= 0) {
+      this.committedEnd = -1
+      this.pendingEnd = true
+    }
   }
 
   /** Scans new bytes; returns the match start (relative to the buffer) or -1. */
@@ -193,7 +210,14 @@ export class UntilState {
 
   /** Unsized read (`it()`): everything before the next occurrence. */
   readAll(buffer: ByteBuffer, end: StreamEnd, maxReceiveSize: number | undefined): StepResult<Uint8Array> {
-    this.pendingEnd = false
+    this.bind(buffer)
+    if (this.pendingEnd) {
+      // A sized chunk reached the pattern: as in OpenResty, the next call of any form is the end
+      // marker. `read` has no end-marker value: it returns the (empty) rest of that occurrence.
+      this.pendingEnd = false
+      this.resetScan(buffer)
+      return EMPTY
+    }
     if (this.committedEnd >= 0) {
       const rest = this.committedEnd - buffer.consumed
       this.committedEnd = -1
@@ -220,6 +244,7 @@ export class UntilState {
    * delivered by the call after the one that reached the pattern.
    */
   readChunk(buffer: ByteBuffer, size: number, end: StreamEnd): StepResult<Uint8Array | null> {
+    this.bind(buffer)
     if (this.pendingEnd) {
       this.pendingEnd = false
       this.resetScan(buffer)
@@ -263,6 +288,7 @@ export class UntilState {
 
   /** On a read timeout: consume and return the bytes that cannot belong to the pattern. */
   partial(buffer: ByteBuffer): Uint8Array {
+    this.bind(buffer)
     if (this.committedEnd >= 0) return EMPTY
     if (this.locate(buffer) >= 0) return EMPTY
     return this.take(buffer, this.definite(buffer))

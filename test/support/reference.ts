@@ -372,7 +372,7 @@ export class Model {
  */
 export class ModelUntil {
   readonly pattern: Uint8Array
-  /** The chunk that reached the pattern was returned: the next sized read is the end marker. */
+  /** The chunk that reached the pattern was returned: the next read of either form is the end marker. */
   pendingEnd = false
   /** Inclusive sized read committed to an occurrence straddling `size`: stream offset of its end. */
   committedEnd = -1
@@ -390,7 +390,11 @@ export class ModelUntil {
   }
 
   readAll(m: Model, maxReceiveSize: number | undefined): Outcome | undefined {
-    this.pendingEnd = false
+    // The end marker pending after a sized chunk is `read`'s empty result (as OpenResty's `it()`).
+    if (this.pendingEnd) {
+      this.pendingEnd = false
+      return ""
+    }
     if (this.committedEnd >= 0) {
       const rest = this.committedEnd - m.pos
       this.committedEnd = -1
