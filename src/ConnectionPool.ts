@@ -10,8 +10,10 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Metric from "effect/Metric"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { InvalidArgument, PoolBacklogFull, PoolClosed, SocketTimeout } from "./CosocketError.js"
+import * as credential from "./internal/credential.js"
 import * as internal from "./internal/pool.js"
 import type { StreamTransport } from "./Transport.js"
 
@@ -61,6 +63,11 @@ export interface Lease {
    * freed; a second call (or one after `release`) returns `false`.
    */
   readonly checkin: (connection: PooledConnection, idleTimeout: Duration.Duration) => boolean
+  /**
+   * A fresh slot's connection is established (connect and TLS handshake done): the pool records
+   * `db.client.connection.create_time` and starts the use time. Optional for other implementations.
+   */
+  readonly connected?: (() => void) | undefined
 }
 
 /**
@@ -169,29 +176,55 @@ export interface Options {
 }
 
 /**
- * The pool's Effect metrics, each with the attribute `key` (and `reason` for evictions). Gauges hold the
- * current per-key counts of the pool that changed them last (one pool per process is the normal
- * case); counters add up.
+ * The pool's Effect metrics, named after OpenTelemetry's connection-pool conventions where they fit
+ * (`db.client.connection.*`) and `cosocket.pool.*` for the rest. Every series has the attribute
+ * `pool.name`: the pool key (`host:port`, `unix:path` or the `pool` option, with ` bind=` and
+ * ` tls=` parts). Durations are histograms in seconds.
  *
- * @since 0.1.0
+ * | metric | instrument | attributes | `KeyStats` field |
+ * |---|---|---|---|
+ * | `db.client.connection.count` | up-down counter | `pool.name`, `state` (`idle` / `used`) | `idle` / `active` |
+ * | `db.client.connection.max` | up-down counter | `pool.name` | `size` |
+ * | `db.client.connection.pending_requests` | up-down counter | `pool.name` | `waiting` |
+ * | `db.client.connection.timeouts` | counter | `pool.name` | `waitTimeouts` |
+ * | `db.client.connection.create_time` | histogram (s) | `pool.name` | (connect and TLS handshake of a fresh connection) |
+ * | `db.client.connection.wait_time` | histogram (s) | `pool.name` | (backlog waits that got a slot; immediate acquires record nothing) |
+ * | `db.client.connection.use_time` | histogram (s) | `pool.name` | (taken until put back or closed) |
+ * | `cosocket.pool.connection.created` | counter | `pool.name` | `created` |
+ * | `cosocket.pool.connection.reused` | counter | `pool.name` | `reused` |
+ * | `cosocket.pool.connection.evicted` | counter | `pool.name`, `reason` | `evicted` |
+ * | `cosocket.pool.backlog_full` | counter | `pool.name` | `backlogFull` |
+ *
+ * The counts are up-down counters read when metrics are snapshotted (`Metric.registerUnsafe`),
+ * summed over every pool of the registry: the pools of two layers in one process add up
+ * (OpenTelemetry's semantics) instead of overwriting each other, a pool that shuts down takes its
+ * capacity back (its connections still open count until released), and a check-out updates none
+ * of them. `used` counts connects in progress too.
+ *
+ * @since 0.2.0
  * @category metrics
  * @example
  * ```ts
  * import { Effect, Metric } from "effect"
  * import { ConnectionPool } from "effect-cosocket"
  *
- * const idle = Metric.value(ConnectionPool.metrics.idle.pipe(Metric.withAttributes({ key: "127.0.0.1:6379" })))
+ * const idle = Metric.value(
+ *   ConnectionPool.metrics.connectionCount.pipe(Metric.withAttributes({ "pool.name": "127.0.0.1:6379", state: "idle" }))
+ * ).pipe(Effect.map((state) => state.count))
  * ```
  */
 export const metrics: {
-  readonly idle: Metric.Gauge<number>
-  readonly active: Metric.Gauge<number>
-  readonly waiting: Metric.Gauge<number>
+  readonly connectionCount: Metric.Counter<number>
+  readonly connectionMax: Metric.Counter<number>
+  readonly pendingRequests: Metric.Counter<number>
+  readonly timeouts: Metric.Counter<number>
+  readonly createTime: Metric.Histogram<number>
+  readonly waitTime: Metric.Histogram<number>
+  readonly useTime: Metric.Histogram<number>
   readonly created: Metric.Counter<number>
   readonly reused: Metric.Counter<number>
   readonly evicted: Metric.Counter<number>
   readonly backlogFull: Metric.Counter<number>
-  readonly waitTimeouts: Metric.Counter<number>
 } = internal.metrics
 
 /**
@@ -243,3 +276,29 @@ export const layer: (options?: Options) => Layer.Layer<ConnectionPool, InvalidAr
  * ```
  */
 export const stats: Effect.Effect<ReadonlyMap<string, KeyStats>, never, ConnectionPool> = internal.stats
+
+/**
+ * An opaque id for a credential, to put into a pool key instead of anything derived from the
+ * secret by a public function: `cred-` and 16 hex digits of an HMAC-SHA-256 under a random key made
+ * once per process. Equal credentials get equal ids within the process (so connections
+ * authenticated with one credential are only shared by its users); outside it the id cannot be
+ * reversed, and a password guess cannot be tested against it offline. Pool keys appear in stats,
+ * metric attributes (`pool.name`) and span attributes (`cosocket.pool.key`), so a key must hold no
+ * secret and no unkeyed hash of one. Parts are length-prefixed (`("ab", "c")` differs from
+ * `("a", "bc")`).
+ *
+ * @since 0.2.0
+ * @category utils
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { ConnectionPool, TcpSocket } from "effect-cosocket"
+ *
+ * const password = Redacted.make("s3cret")
+ * const pool = `redis://app@127.0.0.1:6379/0#${ConnectionPool.credentialId("app", password)}`
+ * const connect = TcpSocket.connect("127.0.0.1", 6379, { pool })
+ * ```
+ */
+export const credentialId: (
+  ...parts: ReadonlyArray<string | Uint8Array | Redacted.Redacted<string> | Redacted.Redacted<Uint8Array>>
+) => string = credential.credentialId

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Redacted from "effect/Redacted"
 import * as internal from "./internal/tls.js"
 
 /**
@@ -50,8 +51,14 @@ export interface TlsOptions {
   readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined
   /** Client certificate (PEM) for mutual TLS; needs `key`. */
   readonly cert?: string | Uint8Array | undefined
-  /** Private key (PEM) of `cert`. */
-  readonly key?: string | Uint8Array | undefined
+  /**
+   * Private key (PEM) of `cert`. Pass it as `Redacted` (`Redacted.make(pem)`) so that it cannot be
+   * printed by accident; a plain string or bytes are accepted too, and wrapped at once. The key is
+   * never part of the pool key, a span, a metric or an error message.
+   */
+  readonly key?: string | Uint8Array | Redacted.Redacted<string | Uint8Array> | Redacted.Redacted<string> | undefined
+  /** Passphrase of an encrypted `key`, preferably `Redacted` (since 0.2.0). */
+  readonly passphrase?: string | Redacted.Redacted<string> | undefined
   /** ALPN protocols to offer, most preferred first (e.g. `["h2", "http/1.1"]`). */
   readonly alpnProtocols?: ReadonlyArray<string> | undefined
   /**

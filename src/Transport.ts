@@ -7,6 +7,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import type { ConnectError, TlsError } from "./CosocketError.js"
 
 /**
@@ -116,6 +117,12 @@ export interface StreamConnectOptions {
   readonly localAddress?: string | undefined
   /** TCP_NODELAY on the new connection. */
   readonly noDelay: boolean
+  /**
+   * Called once when name resolution of an inet host ends (not for IP literals): the address
+   * connected to, or the resolver's error. Set only when a tracer is installed (`cosocket.resolve`).
+   * @since 0.2.0
+   */
+  readonly onLookup?: ((error: Error | null, address: string | undefined) => void) | undefined
 }
 
 /**
@@ -129,7 +136,10 @@ export interface TlsUpgradeOptions {
   readonly verify: boolean
   readonly ca: ReadonlyArray<string | Uint8Array> | undefined
   readonly cert: string | Uint8Array | undefined
-  readonly key: string | Uint8Array | undefined
+  /** The client certificate's private key, always `Redacted` (since 0.2.0): never printed. */
+  readonly key: Redacted.Redacted<string | Uint8Array> | undefined
+  /** The passphrase of an encrypted `key` (since 0.2.0). */
+  readonly passphrase: Redacted.Redacted<string> | undefined
   readonly alpnProtocols: ReadonlyArray<string> | undefined
   readonly session: Uint8Array | undefined
   readonly minVersion: "TLSv1.2" | "TLSv1.3" | undefined

@@ -336,7 +336,9 @@ describe("examples/redis: against a real redis-server", () => {
 
       expect(Redis.poolKey(db0)).toBe(`redis://default@127.0.0.1:${base.port}/0`)
       expect(Redis.poolKey(db1)).toBe(`redis://default@127.0.0.1:${base.port}/1`)
-      expect(Redis.poolKey(alice)).toMatch(new RegExp(`^redis://alice@127\\.0\\.0\\.1:${base.port}/0#[0-9a-f]{16}$`))
+      expect(Redis.poolKey(alice)).toMatch(
+        new RegExp(`^redis://alice@127\\.0\\.0\\.1:${base.port}/0#cred-[0-9a-f]{16}$`)
+      )
       expect(Redis.poolKey({ ...alice, password: "other" })).not.toBe(Redis.poolKey(alice))
 
       yield* Redis.use(db0, (redis) =>
@@ -417,5 +419,39 @@ describe("examples/redis: against a real redis-server", () => {
         (redis) => Effect.map(redis.ping, (pong) => ({ reused: redis.reusedTimes, pong }))
       )
       expect(next).toEqual({ reused: 0, pong: "PONG" })
+    })))
+})
+
+describe("examples/redis: status and error replies are binary-safe (issue 16)", () => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
+
+  it("the parser keeps the exact bytes of +... and -... lines; encodeValue writes them back", () => {
+    const parsed = Resp.parseReply(bytes("+\xff\xfe st\r\n-\xffERR x\r\n"))
+    expect(parsed._tag).toBe("Parsed")
+    const value = (parsed as Resp.Parsed).value as Resp.SimpleString
+    expect(hex(value.bytes)).toBe("fffe207374")
+    expect(text(Resp.encodeValue(value))).toBe("+\xff\xfe st\r\n")
+    const error = Resp.parseReply(bytes("+\xff\xfe st\r\n-\xffERR x\r\n"), (parsed as Resp.Parsed).next)
+    expect(hex(((error as Resp.Parsed).value as Resp.ErrorReply).bytes)).toBe("ff4552522078")
+    expect(Resp.simple(new Uint8Array([0x4f, 0x4b]))).toEqual(Resp.simple("OK"))
+  })
+
+  it.live("EVAL status_reply('\\255\\254 st') gives the bytes ff fe 20 73 74, as ioredis does", () =>
+    withNode(Effect.gen(function*() {
+      const options = yield* server()
+      yield* Redis.use(options, (redis) =>
+        Effect.gen(function*() {
+          const status = yield* redis.command("EVAL", "return redis.status_reply('\\255\\254 st')", 0)
+          expect(status._tag).toBe("SimpleString")
+          expect(hex((status as Resp.SimpleString).bytes)).toBe("fffe207374")
+          const failed = yield* Effect.flip(redis.command("EVAL", "return redis.error_reply('\\255\\254 er')", 0))
+          expect(failed._tag).toBe("RedisError")
+          expect(hex((failed as Resp.RedisError).bytes)).toBe("fffe206572")
+          // in a pipeline the error reply is a value with its bytes
+          const [reply] = yield* redis.pipeline([["EVAL", "return redis.error_reply('\\255 e')", 0]])
+          expect(reply._tag).toBe("ErrorReply")
+          expect(hex((reply as Resp.ErrorReply).bytes)).toBe("ff2065")
+          expect(yield* redis.ping).toBe("PONG")
+        }))
     })))
 })

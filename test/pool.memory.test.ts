@@ -492,23 +492,20 @@ describe("ConnectionPool on the memory transport", () => {
       yield* b.socket.connect(HOST, PORT, { pool: key })
       yield* Effect.flip(c.socket.connect(HOST, PORT, { pool: key }))
       yield* a.socket.setKeepalive("1 second")
-      const gauge = (m: Metric.Gauge<number>) =>
-        Effect.map(Metric.value(m.pipe(Metric.withAttributes({ key }))), (s) => s.value)
-      const counter = (m: Metric.Counter<number>, reason?: string) =>
+      // The gauges of old are up-down counters now (db.client.connection.count by state, .pending_requests).
+      const counter = (m: Metric.Counter<number>, extra?: Record<string, string>) =>
         Effect.map(
-          Metric.value(
-            reason === undefined
-              ? Metric.withAttributes(m, { key })
-              : m.pipe(Metric.withAttributes({ key, reason }))
-          ),
+          Metric.value(m.pipe(Metric.withAttributes({ "pool.name": key, ...extra }))),
           (s) => s.count
         )
       const M = ConnectionPool.metrics
-      expect(yield* Effect.all([gauge(M.idle), gauge(M.active), gauge(M.waiting)])).toEqual([1, 1, 0])
+      const idle = counter(M.connectionCount, { state: "idle" })
+      const used = counter(M.connectionCount, { state: "used" })
+      expect(yield* Effect.all([idle, used, counter(M.pendingRequests)])).toEqual([1, 1, 0])
       expect(yield* Effect.all([counter(M.created), counter(M.reused), counter(M.backlogFull)])).toEqual([2, 0, 1])
       yield* TestClock.adjust("1 second")
-      expect(yield* counter(M.evicted, "idleTimeout")).toBe(1)
-      expect(yield* gauge(M.idle)).toBe(0)
+      expect(yield* counter(M.evicted, { reason: "idleTimeout" })).toBe(1)
+      expect(yield* idle).toBe(0)
       expect(yield* h.stats(key)).toEqual({
         key,
         size: 2,
@@ -524,7 +521,7 @@ describe("ConnectionPool on the memory transport", () => {
         evicted: { idleTimeout: 1, lru: 0, peerActivity: 0, shutdown: 0 }
       })
       yield* Effect.forEach([a, b, c], (x) => x.end)
-      expect(yield* gauge(M.active)).toBe(0)
+      expect(yield* used).toBe(0)
       yield* h.shutdown
     }))
 

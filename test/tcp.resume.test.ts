@@ -69,7 +69,7 @@ describe("a fiber resumed inside a Node callback acts at once", () => {
 
       // The pool's idle watcher owns the transport's waker now: the peer's FIN evicts the connection.
       const evicted = Metric.value(
-        ConnectionPool.metrics.evicted.pipe(Metric.withAttributes({ key, reason: "peerActivity" }))
+        ConnectionPool.metrics.evicted.pipe(Metric.withAttributes({ "pool.name": key, reason: "peerActivity" }))
       )
       peer.sockets[0]!.end()
       yield* eventually(() => peer.openCount() === 0)

@@ -10,9 +10,8 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Crypto from "node:crypto"
-import type { ConnectionPool, CosocketError, Transport } from "../../src/index.js"
-import { TcpSocket } from "../../src/index.js"
+import type { CosocketError, Transport } from "../../src/index.js"
+import { ConnectionPool, TcpSocket } from "../../src/index.js"
 import * as Resp from "./Resp.js"
 
 export { ProtocolError, RedisError } from "./Resp.js"
@@ -36,7 +35,7 @@ export interface ConnectOptions {
   readonly db?: number | undefined
   /** The ACL user to AUTH as (default: Redis's `default` user). Part of the pool key. */
   readonly username?: string | undefined
-  /** Sent with AUTH; a fingerprint of it (never the password) is part of the pool key. */
+  /** Sent with AUTH; an opaque id of it (`ConnectionPool.credentialId`, never the password) is part of the pool key. */
   readonly password?: string | undefined
   /** Connect, send and read timeout (default: `CosocketConfig`). */
   readonly timeout?: Duration.Input | undefined
@@ -139,16 +138,18 @@ const commandName = (args: ReadonlyArray<Resp.Arg>): string => {
 }
 
 /**
- * The pool key: `redis://user@host:port/db`, plus `#` and a fingerprint of the password when one
- * is given, so that a caller with another password never gets a connection authenticated by
- * someone else (and the password itself never appears in pool statistics).
+ * The pool key: `redis://user@host:port/db`, plus `#` and an opaque id of the credential
+ * (`ConnectionPool.credentialId`) when a password is given, so that a caller with another password
+ * never gets a connection authenticated by someone else, and neither the password nor anything
+ * testable against it appears in pool statistics, metrics or spans.
  */
 export const poolKey = (options: ConnectOptions): string => {
   const user = options.username ?? "default"
   const base = `redis://${encodeURIComponent(user)}@${options.host}:${options.port}/${options.db ?? 0}`
   if (options.password === undefined) return base
-  const fingerprint = Crypto.createHash("sha256").update(`${user}\0${options.password}`).digest("hex").slice(0, 16)
-  return `${base}#${fingerprint}`
+  // A keyed hash under a per-process random key: an unkeyed hash of the password in a key that
+  // reaches metrics and spans would let anyone reading them test password guesses offline.
+  return `${base}#${ConnectionPool.credentialId(user, options.password)}`
 }
 
 /** Whether a cosocket error leaves the connection's protocol state unknown (close, never pool). */
@@ -207,7 +208,7 @@ const open = Effect.fnUntraced(function*(
       pipeline([args]),
       ([reply]) =>
         reply._tag === "ErrorReply"
-          ? Effect.fail(new Resp.RedisError({ reply: reply.message }))
+          ? Effect.fail(new Resp.RedisError({ reply: reply.message, bytes: reply.bytes }))
           : Effect.succeed(reply)
     )
 
@@ -226,7 +227,7 @@ const open = Effect.fnUntraced(function*(
       const failed = replies.find((reply) => reply._tag === "ErrorReply")
       if (failed !== undefined && failed._tag === "ErrorReply") {
         yield* Effect.ignore(socket.close)
-        return yield* new Resp.RedisError({ reply: failed.message })
+        return yield* new Resp.RedisError({ reply: failed.message, bytes: failed.bytes })
       }
     }
   }

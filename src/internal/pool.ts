@@ -18,84 +18,16 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Api from "../ConnectionPool.js"
 import { CosocketConfig } from "../CosocketConfig.js"
 import { type InvalidArgument, PoolBacklogFull, PoolClosed, SocketTimeout } from "../CosocketError.js"
 import type { StreamTransport } from "../Transport.js"
+import { type EvictReason, type KeyMetrics, keyMetrics, type Series, seriesFor } from "./poolMetrics.js"
 import * as validate from "./validate.js"
 
-// -------------------------------------------------------------------------------------------------
-// metrics
-
-/** @internal */
-export const metrics = {
-  idle: Metric.gauge("effect_cosocket_pool_idle", { description: "Idle connections in the pool, per key" }),
-  active: Metric.gauge("effect_cosocket_pool_active", {
-    description: "Connections (or connects) of a pool key held outside the pool"
-  }),
-  waiting: Metric.gauge("effect_cosocket_pool_waiting", { description: "Connects waiting in a key's backlog" }),
-  created: Metric.counter("effect_cosocket_pool_created_total", {
-    description: "Fresh slots handed out (connect attempts), per key",
-    incremental: true
-  }),
-  reused: Metric.counter("effect_cosocket_pool_reused_total", {
-    description: "Idle connections handed out again, per key",
-    incremental: true
-  }),
-  evicted: Metric.counter("effect_cosocket_pool_evicted_total", {
-    description: "Idle connections closed by the pool, per key and reason",
-    incremental: true
-  }),
-  backlogFull: Metric.counter("effect_cosocket_pool_backlog_full_total", {
-    description: "Acquires rejected with PoolBacklogFull, per key",
-    incremental: true
-  }),
-  waitTimeouts: Metric.counter("effect_cosocket_pool_wait_timeouts_total", {
-    description: "Backlog waits that timed out, per key",
-    incremental: true
-  })
-}
-
-type EvictReason = "idleTimeout" | "lru" | "peerActivity" | "shutdown"
-
-const gaugeWith = (base: Metric.Gauge<number>, attributes: Metric.Metric.AttributeSet): Metric.Gauge<number> =>
-  Metric.gauge(base.id, { description: base.description, attributes })
-
-const counterWith = (base: Metric.Counter<number>, attributes: Metric.Metric.AttributeSet): Metric.Counter<number> =>
-  Metric.counter(base.id, { description: base.description, attributes, incremental: true })
-
-/**
- * One key's series of the pool metrics. Each is made once with its attributes, so an update
- * finds its series without merging attributes again (`Metric.withAttributes` would merge them on
- * every update).
- */
-class KeyMetrics {
-  readonly idle: Metric.Gauge<number>
-  readonly active: Metric.Gauge<number>
-  readonly waiting: Metric.Gauge<number>
-  readonly created: Metric.Counter<number>
-  readonly reused: Metric.Counter<number>
-  readonly backlogFull: Metric.Counter<number>
-  readonly waitTimeouts: Metric.Counter<number>
-  private readonly evictedBy: Partial<Record<EvictReason, Metric.Counter<number>>> = {}
-
-  constructor(readonly key: string) {
-    const attributes = { key }
-    this.idle = gaugeWith(metrics.idle, attributes)
-    this.active = gaugeWith(metrics.active, attributes)
-    this.waiting = gaugeWith(metrics.waiting, attributes)
-    this.created = counterWith(metrics.created, attributes)
-    this.reused = counterWith(metrics.reused, attributes)
-    this.backlogFull = counterWith(metrics.backlogFull, attributes)
-    this.waitTimeouts = counterWith(metrics.waitTimeouts, attributes)
-  }
-
-  evicted(reason: EvictReason): Metric.Counter<number> {
-    return this.evictedBy[reason] ??= counterWith(metrics.evicted, { key: this.key, reason })
-  }
-}
+export { metrics } from "./poolMetrics.js"
 
 // -------------------------------------------------------------------------------------------------
 // intrusive doubly linked list
@@ -247,6 +179,8 @@ class Waiter extends Timed implements Node<Waiter> {
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
   list: List<Waiter> | undefined = undefined
+  /** When it joined the backlog, on the pool's clock. */
+  since = 0
   resume: ((effect: Effect.Effect<Api.Lease, SocketTimeout | PoolClosed>) => void) | undefined = undefined
   /** Set when a slot or connection was granted; given back if the waiter never gets it. */
   lease: LeaseImpl | undefined = undefined
@@ -264,8 +198,8 @@ class KeyPool {
   backlogFull = 0
   waitTimeouts = 0
   readonly evicted = { idleTimeout: 0, lru: 0, peerActivity: 0, shutdown: 0 }
-  /** The gauge values last published (-1: never), so `publish` sets only what changed. */
-  readonly shown = { idle: -1, active: -1, waiting: -1 }
+  /** Its pool shut down: its capacity no longer counts in `db.client.connection.max`. */
+  retired = false
   readonly metrics: KeyMetrics
 
   constructor(
@@ -274,7 +208,7 @@ class KeyPool {
     readonly backlog: number | undefined,
     readonly declared: boolean
   ) {
-    this.metrics = new KeyMetrics(key)
+    this.metrics = keyMetrics(key)
   }
 
   get isEmpty(): boolean {
@@ -285,17 +219,34 @@ class KeyPool {
 class LeaseImpl implements Api.Lease {
   done = false
   readonly key: string
+  /** When the connection was taken (reused) or the slot handed out (fresh), on the pool's clock. */
+  private since: number
+  /** `since` is when the connection went into use (false: a fresh slot still connecting). */
+  private inUse: boolean
   constructor(
     readonly pool: PoolImpl,
     readonly kp: KeyPool,
-    readonly reused: Reused | undefined
+    readonly reused: Reused | undefined,
+    /** The pool's clock now (a reading the caller already made, so a check-out reads it once). */
+    now: number
   ) {
     this.key = kp.key
+    this.since = now
+    this.inUse = reused !== undefined
+  }
+
+  connected(): void {
+    if (this.inUse || this.done) return
+    const now = this.pool.now()
+    this.pool.record(this.kp.metrics.createTime, now - this.since)
+    this.since = now
+    this.inUse = true
   }
 
   release(): void {
     if (this.done) return
     this.done = true
+    this.returned(this.pool.now())
     this.kp.active--
     this.pool.slotFreed(this.kp)
   }
@@ -303,8 +254,14 @@ class LeaseImpl implements Api.Lease {
   checkin(connection: Api.PooledConnection, idleTimeout: Duration.Duration): boolean {
     if (this.done) return false
     this.done = true
+    const now = this.pool.now()
+    this.returned(now)
     this.kp.active--
-    return this.pool.checkin(this.kp, connection.transport, connection.reusedTimes, idleTimeout)
+    return this.pool.checkin(this.kp, connection.transport, connection.reusedTimes, idleTimeout, now)
+  }
+
+  private returned(now: number): void {
+    if (this.inUse) this.pool.record(this.kp.metrics.useTime, now - this.since)
   }
 }
 
@@ -343,8 +300,16 @@ class PoolImpl implements Api.ConnectionPool {
     private readonly defaultSize: number,
     declared: ReadonlyArray<readonly [string, number, number | undefined]>
   ) {
-    for (const [key, size, backlog] of declared) this.keys.set(key, new KeyPool(key, size, backlog, true))
+    this.series = seriesFor(context)
+    for (const [key, size, backlog] of declared) {
+      const kp = new KeyPool(key, size, backlog, true)
+      this.keys.set(key, kp)
+      this.series.add(kp)
+    }
   }
+
+  /** The count series (idle, used, max, pending) of the pool's registry, read at snapshot time. */
+  private readonly series: Series
 
   // -----------------------------------------------------------------------------------------------
   // acquire
@@ -367,19 +332,19 @@ class PoolImpl implements Api.ConnectionPool {
     if (kp === undefined) {
       kp = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
       this.keys.set(key, kp)
+      this.series.add(kp)
     }
-    const entry = this.takeIdle(kp)
+    const now = this.now()
+    const entry = this.takeIdle(kp, now)
     if (entry !== undefined) {
       kp.active++
       this.countReuse(kp)
-      this.publish(kp)
-      return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout))
+      return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
     }
     if (kp.backlog === undefined || kp.active < kp.size) {
       kp.active++
       this.countCreate(kp)
-      this.publish(kp)
-      return new LeaseImpl(this, kp, undefined)
+      return new LeaseImpl(this, kp, undefined, now)
     }
     if (kp.waiters.length >= kp.backlog) {
       kp.backlogFull++
@@ -406,11 +371,11 @@ class PoolImpl implements Api.ConnectionPool {
       Effect.callback<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
         waiter.resume = resume
         kp.waiters.pushBack(waiter)
+        waiter.since = this.now()
         if (Duration.isFinite(timeout)) {
-          waiter.deadline = this.clock.currentTimeMillisUnsafe() + Duration.toMillis(timeout)
+          waiter.deadline = waiter.since + Duration.toMillis(timeout)
           this.schedule(waiter)
         }
-        this.publish(kp)
         return Effect.sync(() => this.cancelWaiter(waiter))
       })
     ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.giveBack(waiter))))
@@ -421,7 +386,6 @@ class PoolImpl implements Api.ConnectionPool {
     const kp = waiter.kp
     kp.waiters.remove(waiter)
     this.heap.remove(waiter)
-    this.publish(kp)
     this.cleanup(kp)
   }
 
@@ -442,7 +406,7 @@ class PoolImpl implements Api.ConnectionPool {
     this.heap.remove(waiter)
     kp.active++
     waiter.lease = lease
-    this.publish(kp)
+    this.record(kp.metrics.waitTime, this.now() - waiter.since)
     // Effect 4 resumes a fiber synchronously, inside the caller. The waiter goes on after the
     // granting fiber's current step instead, as OpenResty posts the resumption: the releasing
     // code finishes first, a chain of hand-overs does not nest on the stack, and an interruption
@@ -458,14 +422,19 @@ class PoolImpl implements Api.ConnectionPool {
     const waiter = this.closed ? undefined : kp.waiters.head
     if (waiter !== undefined) {
       this.countCreate(kp)
-      this.grant(waiter, new LeaseImpl(this, kp, undefined))
+      this.grant(waiter, new LeaseImpl(this, kp, undefined, this.now()))
       return
     }
-    this.publish(kp)
     this.cleanup(kp)
   }
 
-  checkin(kp: KeyPool, transport: StreamTransport, reusedTimes: number, idleTimeout: Duration.Duration): boolean {
+  checkin(
+    kp: KeyPool,
+    transport: StreamTransport,
+    reusedTimes: number,
+    idleTimeout: Duration.Duration,
+    now: number
+  ): boolean {
     if (this.closed || isStale(transport)) {
       this.slotFreed(kp)
       return false
@@ -473,7 +442,7 @@ class PoolImpl implements Api.ConnectionPool {
     const waiter = kp.waiters.head
     if (waiter !== undefined) {
       this.countReuse(kp)
-      this.grant(waiter, new LeaseImpl(this, kp, new Reused(transport, reusedTimes + 1, idleTimeout)))
+      this.grant(waiter, new LeaseImpl(this, kp, new Reused(transport, reusedTimes + 1, idleTimeout), now))
       return true
     }
     if (kp.idle.length >= kp.size) {
@@ -485,10 +454,9 @@ class PoolImpl implements Api.ConnectionPool {
     transport.setWaker(() => this.evict(entry, "peerActivity", true))
     const millis = idleMillis(idleTimeout)
     if (millis !== Infinity) {
-      entry.deadline = this.clock.currentTimeMillisUnsafe() + millis
+      entry.deadline = now + millis
       this.schedule(entry)
     }
-    this.publish(kp)
     return true
   }
 
@@ -511,14 +479,12 @@ class PoolImpl implements Api.ConnectionPool {
   }
 
   /** Pops the most recently pooled idle connection still fit for use; closes stale ones on the way. */
-  private takeIdle(kp: KeyPool): IdleEntry | undefined {
-    let now = -1
+  private takeIdle(kp: KeyPool, now: number): IdleEntry | undefined {
     for (;;) {
       const entry = kp.idle.popBack()
       if (entry === undefined) return undefined
       this.heap.remove(entry)
       if (entry.deadline !== Infinity) {
-        if (now < 0) now = this.clock.currentTimeMillisUnsafe()
         if (entry.deadline <= now) {
           this.close(entry, "idleTimeout")
           continue
@@ -534,7 +500,24 @@ class PoolImpl implements Api.ConnectionPool {
   }
 
   private cleanup(kp: KeyPool): void {
-    if (!kp.declared && kp.isEmpty && this.keys.get(kp.key) === kp) this.keys.delete(kp.key)
+    if (!kp.isEmpty) return
+    if (!kp.declared && this.keys.get(kp.key) === kp) {
+      this.keys.delete(kp.key)
+      this.series.remove(kp)
+    } else if (this.closed) {
+      // After shutdown a key's pool counts until its last connection is released.
+      this.series.remove(kp)
+    }
+  }
+
+  /** The pool's clock, in milliseconds. */
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /** Records a duration in milliseconds into a histogram in seconds. */
+  record(histogram: Metric.Histogram<number>, millis: number): void {
+    histogram.updateUnsafe(millis / 1000, this.context)
   }
 
   private countCreate(kp: KeyPool): void {
@@ -545,17 +528,6 @@ class PoolImpl implements Api.ConnectionPool {
   private countReuse(kp: KeyPool): void {
     kp.reused++
     kp.metrics.reused.updateUnsafe(1, this.context)
-  }
-
-  /** Sets the key's gauges; only those whose value changed (a check-out moves two of three). */
-  private publish(kp: KeyPool): void {
-    const shown = kp.shown
-    const context = this.context
-    if (shown.idle !== kp.idle.length) kp.metrics.idle.updateUnsafe(shown.idle = kp.idle.length, context)
-    if (shown.active !== kp.active) kp.metrics.active.updateUnsafe(shown.active = kp.active, context)
-    if (shown.waiting !== kp.waiters.length) {
-      kp.metrics.waiting.updateUnsafe(shown.waiting = kp.waiters.length, context)
-    }
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -606,8 +578,7 @@ class PoolImpl implements Api.ConnectionPool {
         kp.waiters.remove(waiter)
         this.heap.remove(waiter)
         kp.waitTimeouts++
-        kp.metrics.waitTimeouts.updateUnsafe(1, this.context)
-        this.publish(kp)
+        kp.metrics.timeouts.updateUnsafe(1, this.context)
         this.cleanup(kp)
         waiter.resume!(Effect.fail(new SocketTimeout({ operation: "pool" })))
       }
@@ -629,7 +600,7 @@ class PoolImpl implements Api.ConnectionPool {
         this.heap.remove(waiter)
         waiter.resume!(Effect.fail(new PoolClosed({ key: kp.key })))
       }
-      this.publish(kp)
+      kp.retired = true
       this.cleanup(kp)
     }
   })
@@ -669,18 +640,28 @@ export const tag = Context.Service<Api.ConnectionPool>("effect-cosocket/Connecti
 const declaredPools = (
   options: Api.Options | undefined,
   defaultSize: number
+): ReadonlyArray<readonly [string, number, number | undefined]> | InvalidArgument =>
+  validate.guard("options", () => declaredPoolsUnguarded(options, defaultSize))
+
+const declaredPoolsUnguarded = (
+  options: Api.Options | undefined,
+  defaultSize: number
 ): ReadonlyArray<readonly [string, number, number | undefined]> | InvalidArgument => {
   const out: Array<readonly [string, number, number | undefined]> = []
-  const pools = options?.pools
+  const o = validate.snapshot("options", options, ["pools"])
+  if (validate.isInvalid(o)) return o
+  const pools = o.pools
   if (pools === undefined) return out
   if (pools === null || typeof pools !== "object") {
     return validate.invalid("pools", `bad "pools" option type: ${validate.typeName(pools)}`)
   }
   for (const key of Object.keys(pools)) {
-    const limits = pools[key] as Api.PoolLimits | undefined
-    if (limits === null || typeof limits !== "object") {
-      return validate.invalid("pools", `bad limits for pool "${key}": ${validate.typeName(limits)}`)
+    const given = (pools as Record<string, unknown>)[key]
+    if (given === null || typeof given !== "object") {
+      return validate.invalid("pools", `bad limits for pool "${validate.quote(key)}": ${validate.typeName(given)}`)
     }
+    const limits = validate.snapshot("pools", given, ["size", "backlog"])
+    if (validate.isInvalid(limits)) return limits
     let size = defaultSize
     if (limits.size !== undefined) {
       const r = validate.positiveInteger("size", limits.size)

@@ -6,10 +6,14 @@
  *
  * @internal
  */
+import * as Redacted from "effect/Redacted"
 import { type InvalidArgument, TlsError } from "../CosocketError.js"
 import type * as Api from "../Tls.js"
 import type { TlsState, TlsUpgradeOptions } from "../Transport.js"
+import { sha256Hex } from "./sha256.js"
 import * as validate from "./validate.js"
+
+export { sha256Hex } from "./sha256.js"
 
 export const TypeId: Api.TypeId = Symbol.for("effect-cosocket/TlsSession") as Api.TypeId
 
@@ -86,7 +90,20 @@ const version = (argument: string, u: unknown): Api.TlsVersion | undefined | Inv
   return validate.invalid(argument, `bad "${argument}" option: ${describeValue(u)}`)
 }
 
-const describeValue = (u: unknown): string => typeof u === "string" ? JSON.stringify(u) : validate.typeName(u)
+const describeValue = (u: unknown): string =>
+  typeof u === "string" ? JSON.stringify(validate.quote(u)) : validate.typeName(u)
+
+/**
+ * A secret option as `Redacted`: absent -> `undefined`, a plain value of the right type or a
+ * `Redacted` holding one -> `Redacted`, anything else -> `null`.
+ */
+const secret = <A>(u: unknown, isValue: (u: unknown) => u is A): Redacted.Redacted<A> | undefined | null => {
+  if (u === undefined || u === null) return undefined
+  if (Redacted.isRedacted(u)) return isValue(Redacted.value(u)) ? u as Redacted.Redacted<A> : null
+  return isValue(u) ? Redacted.make(u, { label: "tls" }) : null
+}
+
+const typeOf = (u: unknown): string => Redacted.isRedacted(u) ? "Redacted" : validate.typeName(u)
 
 /** The detail OpenResty's `setclientcert` uses when only one of certificate and key is given. */
 export const CERT_WITHOUT_KEY = "client certificate must be supplied with corresponding private key"
@@ -108,13 +125,13 @@ export const parse = (
 
   let serverName: string | undefined = defaultServerName
   if (o.serverName !== undefined && o.serverName !== null) {
-    if (typeof o.serverName !== "string" || o.serverName.length === 0 || /[\s,]/.test(o.serverName)) {
+    if (typeof o.serverName !== "string" || o.serverName.length === 0 || /[\s,\0]/.test(o.serverName)) {
       return validate.invalid("serverName", `bad "serverName" option: ${describeValue(o.serverName)}`)
     }
     serverName = o.serverName
   }
   if (serverName !== undefined) {
-    serverName = serverName.startsWith("[") && serverName.endsWith("]") ? serverName.slice(1, -1) : serverName
+    serverName = validate.unbracket(serverName)
     serverName = serverName.toLowerCase()
   }
 
@@ -134,12 +151,20 @@ export const parse = (
   }
 
   const cert = o.cert ?? undefined
-  const key = o.key ?? undefined
   if (cert !== undefined && !isMaterial(cert)) {
     return validate.invalid("cert", `bad "cert" option: string or Uint8Array expected, got ${validate.typeName(cert)}`)
   }
-  if (key !== undefined && !isMaterial(key)) {
-    return validate.invalid("key", `bad "key" option: string or Uint8Array expected, got ${validate.typeName(key)}`)
+  // Secrets: wrapped in `Redacted` at once; a message names the type only, never the value.
+  const key = secret(o.key, isMaterial)
+  if (key === null) {
+    return validate.invalid("key", `bad "key" option: string, Uint8Array or Redacted expected, got ${typeOf(o.key)}`)
+  }
+  const passphrase = secret(o.passphrase, (u): u is string => typeof u === "string")
+  if (passphrase === null) {
+    return validate.invalid(
+      "passphrase",
+      `bad "passphrase" option: string or Redacted expected, got ${typeOf(o.passphrase)}`
+    )
   }
 
   let alpnProtocols: ReadonlyArray<string> | undefined
@@ -197,7 +222,8 @@ export const parse = (
       verify,
       ca,
       cert: cert as string | Uint8Array | undefined,
-      key: key as string | Uint8Array | undefined,
+      key,
+      passphrase,
       alpnProtocols,
       session: sessionBytes,
       minVersion,
@@ -256,131 +282,4 @@ export const fingerprint = (items: ReadonlyArray<string | Uint8Array>): string =
     byObject.set(cacheKey, hex)
   }
   return hex
-}
-
-const K = new Uint32Array([
-  0x428a2f98,
-  0x71374491,
-  0xb5c0fbcf,
-  0xe9b5dba5,
-  0x3956c25b,
-  0x59f111f1,
-  0x923f82a4,
-  0xab1c5ed5,
-  0xd807aa98,
-  0x12835b01,
-  0x243185be,
-  0x550c7dc3,
-  0x72be5d74,
-  0x80deb1fe,
-  0x9bdc06a7,
-  0xc19bf174,
-  0xe49b69c1,
-  0xefbe4786,
-  0x0fc19dc6,
-  0x240ca1cc,
-  0x2de92c6f,
-  0x4a7484aa,
-  0x5cb0a9dc,
-  0x76f988da,
-  0x983e5152,
-  0xa831c66d,
-  0xb00327c8,
-  0xbf597fc7,
-  0xc6e00bf3,
-  0xd5a79147,
-  0x06ca6351,
-  0x14292967,
-  0x27b70a85,
-  0x2e1b2138,
-  0x4d2c6dfc,
-  0x53380d13,
-  0x650a7354,
-  0x766a0abb,
-  0x81c2c92e,
-  0x92722c85,
-  0xa2bfe8a1,
-  0xa81a664b,
-  0xc24b8b70,
-  0xc76c51a3,
-  0xd192e819,
-  0xd6990624,
-  0xf40e3585,
-  0x106aa070,
-  0x19a4c116,
-  0x1e376c08,
-  0x2748774c,
-  0x34b0bcb5,
-  0x391c0cb3,
-  0x4ed8aa4a,
-  0x5b9cca4f,
-  0x682e6ff3,
-  0x748f82ee,
-  0x78a5636f,
-  0x84c87814,
-  0x8cc70208,
-  0x90befffa,
-  0xa4506ceb,
-  0xbef9a3f7,
-  0xc67178f2
-])
-
-/** SHA-256 of `data` as lower-case hex (FIPS 180-4). */
-export const sha256Hex = (data: Uint8Array): string => {
-  const bitLength = data.length * 8
-  const padded = new Uint8Array(((data.length + 9 + 63) >> 6) << 6)
-  padded.set(data)
-  padded[data.length] = 0x80
-  const view = new DataView(padded.buffer)
-  view.setUint32(padded.length - 8, Math.floor(bitLength / 0x100000000))
-  view.setUint32(padded.length - 4, bitLength >>> 0)
-  const h = new Uint32Array([
-    0x6a09e667,
-    0xbb67ae85,
-    0x3c6ef372,
-    0xa54ff53a,
-    0x510e527f,
-    0x9b05688c,
-    0x1f83d9ab,
-    0x5be0cd19
-  ])
-  const w = new Uint32Array(64)
-  for (let block = 0; block < padded.length; block += 64) {
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(block + i * 4)
-    for (let i = 16; i < 64; i++) {
-      const a = w[i - 15]
-      const b = w[i - 2]
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3)
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10)
-      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) >>> 0
-    }
-    let a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7]
-    for (let i = 0; i < 64; i++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
-      const ch = (e & f) ^ (~e & g)
-      const t1 = (k + S1 + ch + K[i] + w[i]) >>> 0
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
-      const maj = (a & b) ^ (a & c) ^ (b & c)
-      const t2 = (S0 + maj) >>> 0
-      k = g
-      g = f
-      f = e
-      e = (d + t1) >>> 0
-      d = c
-      c = b
-      b = a
-      a = (t1 + t2) >>> 0
-    }
-    h[0] = (h[0] + a) >>> 0
-    h[1] = (h[1] + b) >>> 0
-    h[2] = (h[2] + c) >>> 0
-    h[3] = (h[3] + d) >>> 0
-    h[4] = (h[4] + e) >>> 0
-    h[5] = (h[5] + f) >>> 0
-    h[6] = (h[6] + g) >>> 0
-    h[7] = (h[7] + k) >>> 0
-  }
-  let out = ""
-  for (let i = 0; i < 8; i++) out += h[i].toString(16).padStart(8, "0")
-  return out
 }
