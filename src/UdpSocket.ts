@@ -96,8 +96,9 @@ export type CloseError = CosocketError.SocketClosed | CosocketError.SocketBusy
 export interface UdpSocket {
   /**
    * Connects the socket to `host:port` (IPv4, `[IPv6]`, or a host name, resolved with the family
-   * of the `bind` address if any). Calling it again closes the previous socket first (queued
-   * datagrams are discarded). `unix:/path` fails with `InvalidArgument` on Node.
+   * of the `bind` address if any; the port is 1..65535, port 0 is `InvalidArgument`). Calling it
+   * again closes the previous socket first (queued datagrams are discarded). `unix:/path` fails
+   * with `InvalidArgument` on Node.
    */
   setPeername(host: string, port: number): Effect.Effect<void, PeernameError>
   setPeername(path: `unix:${string}`): Effect.Effect<void, PeernameError>

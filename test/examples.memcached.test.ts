@@ -333,3 +333,48 @@ describe("examples/memcached: against a real memcached", () => {
       expect(yield* peer.accepted).toBe(2)
     })))
 })
+
+describe("examples/memcached: noreply and what memcached accepts (issue 16)", () => {
+  it("encoding: ` noreply` on set, delete and incr; exptime is a signed 32-bit integer", () => {
+    expect(text(Protocol.encodeSet("k", "v", 1, -1, true) as Uint8Array)).toBe("set k 1 -1 1 noreply\r\nv\r\n")
+    expect(text(Protocol.encodeDelete("k", true) as Uint8Array)).toBe("delete k noreply\r\n")
+    expect(text(Protocol.encodeIncr("k", 5, true) as Uint8Array)).toBe("incr k 5 noreply\r\n")
+    expect(text(Protocol.encodeSet("k", "v", 0, -(2 ** 31)) as Uint8Array)).toBe("set k 0 -2147483648 1\r\nv\r\n")
+    expect(text(Protocol.encodeSet("k", "v", 0, 2 ** 31 - 1) as Uint8Array)).toBe("set k 0 2147483647 1\r\nv\r\n")
+    // memcached 1.6 truncates these to 32 bits (2^31 would be read as already expired): refused
+    for (const exptime of [2 ** 31, -(2 ** 31) - 1, 1.5, NaN]) {
+      expect((Protocol.encodeSet("k", "v", 0, exptime) as Protocol.InvalidRequest).message).toBe(
+        `exptime must be a signed 32-bit integer, got ${exptime}`
+      )
+    }
+  })
+
+  it.live("a negative exptime stores an already expired item; noreply commands read nothing and stay in sync", () =>
+    withNode(Effect.gen(function*() {
+      const options = yield* server
+      const reused = yield* Memcached.use(options, (mc) =>
+        Effect.gen(function*() {
+          expect(yield* mc.set("gone", "x", { exptime: -1 })).toBe(true)
+          expect(yield* mc.get("gone")).toBeUndefined()
+          expect(yield* mc.set("far", "x", { exptime: 2 ** 31 - 1 })).toBe(true)
+          expect((yield* mc.get("far"))?.value).toEqual(bytes("x"))
+          // noreply: nothing comes back, not even for a miss or an error
+          const quiet: void = yield* mc.set("q", "10", { noreply: true, flags: 7 })
+          expect(quiet).toBeUndefined()
+          yield* mc.incr("q", 5, { noreply: true })
+          yield* mc.incr("absent", 1, { noreply: true })
+          yield* mc.delete("absent", { noreply: true })
+          yield* mc.set("word", "abc", { noreply: true })
+          yield* mc.incr("word", 1, { noreply: true }) // an error memcached does not report
+          expect(yield* mc.get("q")).toEqual({ key: "q", flags: 7, value: bytes("15") })
+          yield* mc.delete("q", { noreply: true })
+          expect(yield* mc.get("q")).toBeUndefined()
+          expect(yield* mc.delete("word", { noreply: false })).toBe(true)
+          return mc.reusedTimes
+        }))
+      expect(reused).toBe(0)
+      // nothing was left unread: the connection went back to the pool and is reused
+      const again = yield* Memcached.use(options, (mc) => Effect.succeed(mc.reusedTimes))
+      expect(again).toBe(1)
+    })))
+})

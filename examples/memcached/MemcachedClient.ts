@@ -36,6 +36,22 @@ export interface ConnectOptions {
   readonly backlog?: number | undefined
 }
 
+/** memcached's `noreply`: the server sends no reply to the command, not even an error. */
+export interface NoReply {
+  readonly noreply: true
+}
+
+/** A command's `noreply` switch (default `false`: wait for the reply). */
+export interface ReplyOptions {
+  readonly noreply?: boolean | undefined
+}
+
+export interface SetOptions extends ReplyOptions {
+  readonly flags?: number | undefined
+  /** Seconds (or a unix time); negative: stored already expired; default 0 (never expires). */
+  readonly exptime?: number | undefined
+}
+
 export interface Memcached {
   /** The underlying cosocket (do not read or write on it directly). */
   readonly socket: TcpSocket.TcpSocket
@@ -45,16 +61,25 @@ export interface Memcached {
   readonly get: (key: string) => Effect.Effect<Protocol.Item | undefined, MemcachedFailure>
   /** The items found, in the server's order (missing keys are absent). */
   readonly getMulti: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Protocol.Item>, MemcachedFailure>
-  /** Stores the value; `true` for STORED, `false` for NOT_STORED. */
-  readonly set: (
-    key: string,
-    value: Uint8Array | string,
-    options?: { readonly flags?: number | undefined; readonly exptime?: number | undefined }
-  ) => Effect.Effect<boolean, MemcachedFailure>
-  /** `true` for DELETED, `false` for NOT_FOUND. */
-  readonly delete: (key: string) => Effect.Effect<boolean, MemcachedFailure>
-  /** The new value, or `undefined` for NOT_FOUND. */
-  readonly incr: (key: string, delta?: bigint | number) => Effect.Effect<bigint | undefined, MemcachedFailure>
+  /**
+   * Stores the value; `true` for STORED, `false` for NOT_STORED. A negative `exptime` stores it
+   * already expired. With `noreply: true` the server sends nothing back: the effect succeeds once
+   * the request is sent, and the outcome (even an error) is unknown.
+   */
+  readonly set: {
+    (key: string, value: Uint8Array | string, options: SetOptions & NoReply): Effect.Effect<void, MemcachedFailure>
+    (key: string, value: Uint8Array | string, options?: SetOptions): Effect.Effect<boolean, MemcachedFailure>
+  }
+  /** `true` for DELETED, `false` for NOT_FOUND; with `noreply: true`, nothing (see `set`). */
+  readonly delete: {
+    (key: string, options: NoReply): Effect.Effect<void, MemcachedFailure>
+    (key: string, options?: ReplyOptions): Effect.Effect<boolean, MemcachedFailure>
+  }
+  /** The new value, or `undefined` for NOT_FOUND; with `noreply: true`, nothing (see `set`). */
+  readonly incr: {
+    (key: string, delta: bigint | number, options: NoReply): Effect.Effect<void, MemcachedFailure>
+    (key: string, delta?: bigint | number, options?: ReplyOptions): Effect.Effect<bigint | undefined, MemcachedFailure>
+  }
   /** Puts the connection into the pool; `false` when it was closed instead. */
   readonly release: Effect.Effect<boolean>
 }
@@ -137,22 +162,41 @@ export const connect = Effect.fnUntraced(function*(
   const getMulti = (keys: ReadonlyArray<string>) =>
     Effect.map(exchange("get", Protocol.encodeGet(keys)), (reply) => reply._tag === "Values" ? reply.items : [])
 
+  /** Sends a `noreply` request: nothing comes back, so nothing is read. */
+  const sendOnly = Effect.fnUntraced(
+    function*(request: Uint8Array | Protocol.InvalidRequest): Effect.fn.Return<void, MemcachedFailure> {
+      if (request instanceof Protocol.InvalidRequest) return yield* request
+      yield* socket.send(request)
+    }
+  )
+
+  const set = (key: string, value: Uint8Array | string, opts?: SetOptions) => {
+    const request = Protocol.encodeSet(key, value, opts?.flags ?? 0, opts?.exptime ?? 0, opts?.noreply === true)
+    return opts?.noreply === true
+      ? sendOnly(request)
+      : Effect.map(exchange("set", request), (reply) => reply._tag === "Stored")
+  }
+  const del = (key: string, opts?: ReplyOptions) => {
+    const request = Protocol.encodeDelete(key, opts?.noreply === true)
+    return opts?.noreply === true
+      ? sendOnly(request)
+      : Effect.map(exchange("delete", request), (reply) => reply._tag === "Deleted")
+  }
+  const incr = (key: string, delta: bigint | number = 1, opts?: ReplyOptions) => {
+    const request = Protocol.encodeIncr(key, delta, opts?.noreply === true)
+    return opts?.noreply === true
+      ? sendOnly(request)
+      : Effect.map(exchange("incr", request), (reply) => reply._tag === "Number" ? reply.value : undefined)
+  }
+
   const memcached: Memcached = {
     socket,
     reusedTimes,
     get: (key) => Effect.map(getMulti([key]), (items) => items.find((item) => item.key === key)),
     getMulti,
-    set: (key, value, opts) =>
-      Effect.map(
-        exchange("set", Protocol.encodeSet(key, value, opts?.flags ?? 0, opts?.exptime ?? 0)),
-        (reply) => reply._tag === "Stored"
-      ),
-    delete: (key) => Effect.map(exchange("delete", Protocol.encodeDelete(key)), (reply) => reply._tag === "Deleted"),
-    incr: (key, delta = 1) =>
-      Effect.map(
-        exchange("incr", Protocol.encodeIncr(key, delta)),
-        (reply) => reply._tag === "Number" ? reply.value : undefined
-      ),
+    set: set as Memcached["set"],
+    delete: del as Memcached["delete"],
+    incr: incr as Memcached["incr"],
     release: Effect.suspend(() =>
       tainted
         ? Effect.as(Effect.ignore(socket.close), false)

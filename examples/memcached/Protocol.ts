@@ -65,7 +65,19 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
   }
 }
 
-/** A request this client refuses to send (bad key, flags, expiry or delta); nothing was sent. */
+/**
+ * A request this client refuses to send; nothing was sent. Each refusal is a request memcached
+ * (1.6) would misread, not one it rejects by design:
+ *
+ * - a key of 0 or more than 250 bytes, or with a space or control character: memcached splits
+ *   the command line at spaces (a key "a b" would store "a" and read "b" as the flags);
+ * - flags outside 0..2^32-1: memcached truncates them to 32 bits (4294967297 is stored as 1);
+ * - an expiry outside -2^31..2^31-1 or not an integer: memcached truncates it to 32 bits, so
+ *   2^31 becomes a negative (already expired) time and -2^31-1 a far future one;
+ * - a delta outside 0..2^64-1 or not an integer.
+ *
+ * A negative expiry inside that range is sent: memcached stores the item already expired.
+ */
 export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
   readonly reason: string
 }> {
@@ -83,6 +95,8 @@ const LF = 10
 /** memcached's item size limit can be raised up to 1 GiB (`-I`); larger lengths are garbage. */
 export const MAX_VALUE_LENGTH = 1024 * 1024 * 1024
 const U32_MAX = 2 ** 32 - 1
+const I32_MIN = -(2 ** 31)
+const I32_MAX = 2 ** 31 - 1
 const U64_MAX = 2n ** 64n - 1n
 
 /** Why a key is invalid (1..250 bytes, no spaces or control characters), or `undefined`. */
@@ -123,37 +137,48 @@ const checkKeys = (keys: ReadonlyArray<string>): InvalidRequest | undefined => {
 export const encodeGet = (keys: ReadonlyArray<string>): Uint8Array | InvalidRequest =>
   checkKeys(keys) ?? encoder.encode(`get ${keys.join(" ")}\r\n`)
 
-/** `set <key> <flags> <exptime> <bytes>\r\n<data>\r\n` */
+/** ` noreply`: the server sends no reply at all (not even an error line). */
+const suffix = (noreply: boolean): string => noreply ? " noreply" : ""
+
+/**
+ * `set <key> <flags> <exptime> <bytes> [noreply]\r\n<data>\r\n`. A negative `exptime` stores
+ * the item already expired (as memcached does).
+ */
 export const encodeSet = (
   key: string,
   value: Uint8Array | string,
   flags = 0,
-  exptime = 0
+  exptime = 0,
+  noreply = false
 ): Uint8Array | InvalidRequest => {
   const bad = check(keyProblem(key))
   if (bad !== undefined) return bad
   if (!Number.isInteger(flags) || flags < 0 || flags > U32_MAX) {
     return new InvalidRequest({ reason: `flags must be an unsigned 32-bit integer, got ${flags}` })
   }
-  if (!Number.isInteger(exptime) || exptime < 0) {
-    return new InvalidRequest({ reason: `exptime must be a non-negative integer, got ${exptime}` })
+  if (!Number.isInteger(exptime) || exptime < I32_MIN || exptime > I32_MAX) {
+    return new InvalidRequest({ reason: `exptime must be a signed 32-bit integer, got ${exptime}` })
   }
   const data = typeof value === "string" ? encoder.encode(value) : value
-  return concat([encoder.encode(`set ${key} ${flags} ${exptime} ${data.length}\r\n`), data, encoder.encode("\r\n")])
+  return concat([
+    encoder.encode(`set ${key} ${flags} ${exptime} ${data.length}${suffix(noreply)}\r\n`),
+    data,
+    encoder.encode("\r\n")
+  ])
 }
 
-/** `delete <key>\r\n` */
-export const encodeDelete = (key: string): Uint8Array | InvalidRequest =>
-  check(keyProblem(key)) ?? encoder.encode(`delete ${key}\r\n`)
+/** `delete <key> [noreply]\r\n` */
+export const encodeDelete = (key: string, noreply = false): Uint8Array | InvalidRequest =>
+  check(keyProblem(key)) ?? encoder.encode(`delete ${key}${suffix(noreply)}\r\n`)
 
-/** `incr <key> <delta>\r\n` */
-export const encodeIncr = (key: string, delta: bigint | number): Uint8Array | InvalidRequest => {
+/** `incr <key> <delta> [noreply]\r\n` */
+export const encodeIncr = (key: string, delta: bigint | number, noreply = false): Uint8Array | InvalidRequest => {
   const bad = check(keyProblem(key))
   if (bad !== undefined) return bad
   if ((typeof delta === "number" && !Number.isSafeInteger(delta)) || BigInt(delta) < 0n || BigInt(delta) > U64_MAX) {
     return new InvalidRequest({ reason: `delta must be an unsigned 64-bit integer, got ${delta}` })
   }
-  return encoder.encode(`incr ${key} ${delta}\r\n`)
+  return encoder.encode(`incr ${key} ${delta}${suffix(noreply)}\r\n`)
 }
 
 /** A reply as the server writes it (for fake servers and tests). */

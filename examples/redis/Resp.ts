@@ -9,16 +9,24 @@ import * as Data from "effect/Data"
 // -------------------------------------------------------------------------------------------------
 // values
 
-/** `+OK\r\n` */
+/**
+ * `+OK\r\n`. Binary-safe: `bytes` are the reply's exact bytes (a script's `redis.status_reply`
+ * may return any); `value` is their UTF-8 text, for the usual ASCII replies.
+ */
 export interface SimpleString {
   readonly _tag: "SimpleString"
   readonly value: string
+  readonly bytes: Uint8Array
 }
 
-/** `-ERR unknown command\r\n` (a reply value; a top-level one fails `command` with `RedisError`). */
+/**
+ * `-ERR unknown command\r\n` (a reply value; a top-level one fails `command` with `RedisError`).
+ * `bytes` are the exact bytes after the `-`; `message` is their UTF-8 text.
+ */
 export interface ErrorReply {
   readonly _tag: "ErrorReply"
   readonly message: string
+  readonly bytes: Uint8Array
 }
 
 /** `:42\r\n`: a signed 64-bit integer. */
@@ -55,8 +63,16 @@ export type RespValue = SimpleString | ErrorReply | Integer | Bulk | Nil | RespA
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export const simple = (value: string): RespValue => ({ _tag: "SimpleString", value })
-export const error = (message: string): RespValue => ({ _tag: "ErrorReply", message })
+/** A status reply from its text (UTF-8) or its exact bytes. */
+export const simple = (value: string | Uint8Array): RespValue =>
+  typeof value === "string"
+    ? { _tag: "SimpleString", value, bytes: encoder.encode(value) }
+    : { _tag: "SimpleString", value: decoder.decode(value), bytes: value }
+/** An error reply from its text (UTF-8) or its exact bytes. */
+export const error = (message: string | Uint8Array): RespValue =>
+  typeof message === "string"
+    ? { _tag: "ErrorReply", message, bytes: encoder.encode(message) }
+    : { _tag: "ErrorReply", message: decoder.decode(message), bytes: message }
 export const integer = (value: bigint | number): RespValue => ({ _tag: "Integer", value: BigInt(value) })
 export const bulk = (value: Uint8Array | string): RespValue => ({
   _tag: "Bulk",
@@ -71,8 +87,10 @@ export const nilArray: RespValue = { _tag: "NilArray" }
 
 /** The server's error reply (`-ERR ...`, `-WRONGTYPE ...`) to a command. */
 export class RedisError extends Data.TaggedError("RedisError")<{
-  /** The reply text without the leading `-`, e.g. `"ERR unknown command 'FOO'"`. */
+  /** The reply text without the leading `-`, e.g. `"ERR unknown command 'FOO'"` (UTF-8). */
   readonly reply: string
+  /** The reply's exact bytes without the leading `-` (binary-safe; `reply` may be lossy). */
+  readonly bytes: Uint8Array
 }> {
   override get message(): string {
     return this.reply
@@ -127,6 +145,8 @@ const pushCommand = (parts: Array<Uint8Array>, args: ReadonlyArray<Arg>): void =
 }
 
 const CRLF = new Uint8Array([CR, LF])
+const PLUS = new Uint8Array([0x2b])
+const MINUS = new Uint8Array([0x2d])
 
 /** One command as a RESP array of bulk strings: `SET k v` -> `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n`. */
 export const encodeCommand = (args: ReadonlyArray<Arg>): Uint8Array => {
@@ -148,10 +168,10 @@ export const encodeValue = (value: RespValue): Uint8Array => {
   const go = (v: RespValue): void => {
     switch (v._tag) {
       case "SimpleString":
-        parts.push(encoder.encode(`+${v.value}\r\n`))
+        parts.push(PLUS, v.bytes, CRLF)
         return
       case "ErrorReply":
-        parts.push(encoder.encode(`-${v.message}\r\n`))
+        parts.push(MINUS, v.bytes, CRLF)
         return
       case "Integer":
         parts.push(encoder.encode(`:${v.value}\r\n`))
@@ -227,10 +247,11 @@ const latin1 = (bytes: Uint8Array): string => {
 export const parseHeader = (line: Uint8Array): Header | ProtocolError => {
   if (line.length === 0) return new ProtocolError({ reason: "empty line" })
   switch (line[0]) {
+    // copies: the line may be a view of a buffer that is reused
     case 0x2b: // +
-      return simple(decoder.decode(line.subarray(1)))
+      return simple(line.slice(1))
     case 0x2d: // -
-      return error(decoder.decode(line.subarray(1)))
+      return error(line.slice(1))
     case 0x3a: { // :
       const text = latin1(line.subarray(1))
       if (!/^-?[0-9]{1,19}$/.test(text)) return new ProtocolError({ reason: `bad integer "${text}"` })

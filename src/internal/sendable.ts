@@ -6,7 +6,7 @@
  * @internal
  */
 import type { InvalidArgument } from "../CosocketError.js"
-import { invalid, typeName } from "./validate.js"
+import { guard, invalid, isBytes, typeName } from "./validate.js"
 
 /** What `send` accepts. */
 export type Sendable = string | Uint8Array | number | boolean | ReadonlyArray<Sendable>
@@ -42,11 +42,17 @@ const stripZeros = (s: string): string => {
 
 /**
  * Encodes a payload to bytes, or explains why it cannot be sent (`bad data type nil found`,
- * `non-array table found`, ...). Nothing is sent when this fails.
+ * `non-array table found`, ...). Nothing is sent when this fails; an array whose own code throws
+ * (a Proxy, a getter) fails too.
  */
 export const encode = (data: unknown): Uint8Array | InvalidArgument => {
-  if (data instanceof Uint8Array) return data
+  // the usual payloads first, without a guard: their own code cannot run
+  if (isBytes(data)) return data
   if (typeof data === "string") return encoder.encode(data)
+  return guard("data", () => encodeOther(data))
+}
+
+const encodeOther = (data: unknown): Uint8Array | InvalidArgument => {
   if (Array.isArray(data)) {
     const parts: Array<Uint8Array> = []
     const problem = flatten(data, parts, 0)
@@ -78,7 +84,7 @@ const flatten = (items: ReadonlyArray<unknown>, out: Array<Uint8Array>, depth: n
   for (let i = 0; i < items.length; i++) {
     if (!(i in items)) return invalid("data", "bad data type nil found")
     const item = items[i]
-    if (item instanceof Uint8Array) out.push(item)
+    if (isBytes(item)) out.push(item)
     else if (typeof item === "string") out.push(encoder.encode(item))
     else if (typeof item === "number") out.push(encoder.encode(formatNumber(item)))
     else if (Array.isArray(item)) {

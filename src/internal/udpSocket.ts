@@ -124,8 +124,6 @@ export class Endpoint {
   }
 }
 
-const unbracket = (host: string): string => host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-
 /** Parses `setPeername`'s arguments into a target and its printable address. */
 const parsePeer = (
   host: unknown,
@@ -134,15 +132,17 @@ const parsePeer = (
 ): { readonly target: DatagramTarget; readonly address: string } | InvalidArgument => {
   if (typeof host !== "string") return validate.invalid("host", `string expected, got ${validate.typeName(host)}`)
   if (host.slice(0, 5).toLowerCase() === "unix:") {
-    const path = host.slice(5)
-    if (path.length === 0) return validate.invalid("host", `failed to parse host name "${host}": no path`)
+    const path = validate.unixPath(host, host.slice(5))
+    if (validate.isInvalid(path)) return path
     if (!supportsUnix) return validate.invalid("host", "datagram unix domain sockets are not supported")
     return { target: { _tag: "Unix", path }, address: host }
   }
-  const p = validate.port(port)
+  // A datagram peer needs a port: node:dgram cannot connect to port 0.
+  const p = validate.port(port, 1)
   if (validate.isInvalid(p)) return p
-  if (host.length === 0) return validate.invalid("host", `failed to parse host name "": no host`)
-  return { target: { _tag: "Inet", host: unbracket(host), port: p }, address: `${host}:${p}` }
+  const bare = validate.host(host)
+  if (validate.isInvalid(bare)) return bare
+  return { target: { _tag: "Inet", host: bare, port: p }, address: `${host}:${p}` }
 }
 
 /** Accepts the TS-typed size and also the runtime forms OpenResty accepts (`"1400"`, `2.9`). */
@@ -234,7 +234,7 @@ export class UdpSocketImpl implements Api.UdpSocket {
   bind(address: string): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
       if (typeof address !== "string") return Effect.fail(validate.invalid("address", "bad address"))
-      const bare = unbracket(address)
+      const bare = validate.unbracket(address)
       if (!(validate.isIpAddress(bare))) return Effect.fail(validate.invalid("address", "bad address"))
       this.localAddress = bare
       return Effect.void

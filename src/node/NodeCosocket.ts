@@ -60,11 +60,13 @@ export interface TcpConnectorOptions {
  * const ConnectorLive = NodeCosocket.tcpConnectorWith({ lookup: Dns.lookup })
  * ```
  */
-export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Transport.TcpConnector> =>
-  Layer.succeed(Transport.TcpConnector, {
-    connect: (target, connectOptions) => streamTransport.connect(target, connectOptions, options.lookup),
+export const tcpConnectorWith = (options: TcpConnectorOptions): Layer.Layer<Transport.TcpConnector> => {
+  const lookup = streamTransport.lookupOption(options)
+  return Layer.succeed(Transport.TcpConnector, {
+    connect: (target, connectOptions) => streamTransport.connect(target, connectOptions, lookup),
     upgradeTls: tlsTransport.upgrade
   })
+}
 
 /**
  * The Node datagram connector (`node:dgram`, UDP over IPv4 and IPv6; no unix-domain datagram

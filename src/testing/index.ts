@@ -1,6 +1,6 @@
 /**
- * The testing kit (Node-only): scripted loopback peers and fast-check chunking helpers for
- * protocol-client tests.
+ * The testing kit (Node-only): scripted loopback peers, a fault-injection proxy and fast-check
+ * chunking helpers for protocol-client tests.
  *
  * @since 0.1.0
  */
@@ -20,3 +20,12 @@ export * as ScriptedPeer from "./ScriptedPeer.js"
  * @since 0.1.0
  */
 export * as Chunking from "./Chunking.js"
+
+/**
+ * A loopback TCP proxy in front of a real server that injects seeded faults into its replies
+ * (delays, 1-byte segments, stalls, resets and closes mid-reply, resets after a reply) and counts
+ * them and the connections it holds.
+ *
+ * @since 0.2.0
+ */
+export * as FaultProxy from "./FaultProxy.js"

@@ -59,6 +59,7 @@ const fromSocket = (socket: Dgram.Socket, options: DatagramOpenOptions): Datagra
   const { onDatagram, onError } = options.handlers
   const peer = addressOf(socket, true)
   let closed = false
+  // The handlers are the engine's own and do not throw.
   socket.on("message", (message: Buffer, rinfo: Dgram.RemoteInfo) => {
     if (closed) return
     // Datagrams the kernel queued before connect() may come from anyone.
@@ -118,6 +119,16 @@ export const open = (
     const localAddress = options.localAddress
     const localFamily = localAddress !== undefined ? Net.isIP(localAddress) : 0
 
+    // Runs inside node:dgram's and node:dns's callbacks: a throw there (node:dgram throws
+    // synchronously for arguments it refuses) would escape every Effect and kill the process.
+    const guarded = (step: () => void): void => {
+      try {
+        step()
+      } catch (error) {
+        fail(connectError(target, error))
+      }
+    }
+
     const start = (address: string, family: number) => {
       if (settled) return
       if (localFamily !== 0 && family !== localFamily) return fail(familyMismatch(target))
@@ -125,33 +136,44 @@ export const open = (
       socket = s
       const onSetupError = (error: Error) => fail(connectError(target, error))
       s.on("error", onSetupError)
-      const connect = () => {
-        if (settled) return
-        s.connect(target.port, address, (error?: Error) => {
+      const connect = () =>
+        guarded(() => {
           if (settled) return
-          if (error) return fail(connectError(target, error))
-          settled = true
-          s.off("error", onSetupError)
-          resume(Effect.succeed(fromSocket(s, options)))
+          s.connect(target.port, address, (error?: Error) =>
+            guarded(() => {
+              if (settled) return
+              if (error) return fail(connectError(target, error))
+              settled = true
+              s.off("error", onSetupError)
+              resume(Effect.succeed(fromSocket(s, options)))
+            }))
         })
-      }
       if (localAddress !== undefined) s.bind({ address: localAddress, port: 0 }, connect)
       else connect()
     }
 
     const literal = Net.isIP(target.host)
     if (literal !== 0) {
-      start(target.host, literal)
+      guarded(() => start(target.host, literal))
     } else {
-      Dns.lookup(target.host, { family: localFamily === 0 ? 0 : localFamily }, (error, address, family) => {
-        if (error) return fail(connectError(target, error))
-        start(address, family)
-      })
+      guarded(() =>
+        Dns.lookup(target.host, { family: localFamily === 0 ? 0 : localFamily }, (error, address, family) =>
+          guarded(() => {
+            if (error) {
+              return fail(connectError(target, error))
+            }
+            start(address, family)
+          }))
+      )
     }
     return Effect.sync(() => {
-      if (settled) return
+      if (settled) {
+        return
+      }
       settled = true
-      if (socket !== undefined) closeQuietly(socket)
+      if (socket !== undefined) {
+        closeQuietly(socket)
+      }
     })
   })
 
