@@ -37,6 +37,11 @@ export interface Settings {
   readonly noDelay: boolean
   /** Most datagrams a UDP socket queues while nobody reads; later ones are dropped and counted. */
   readonly udpQueueSize: number
+  /**
+   * A span per TCP read and send (`cosocket.receive`, `cosocket.send`) when a tracer is installed
+   * (default `false`: only connects, TLS handshakes and pool waits are traced).
+   */
+  readonly traceIo: boolean
 }
 
 /**
@@ -55,6 +60,7 @@ export interface Options {
   readonly maxReceiveSize?: number | undefined
   readonly noDelay?: boolean | undefined
   readonly udpQueueSize?: number | undefined
+  readonly traceIo?: boolean | undefined
 }
 
 /**
@@ -78,7 +84,8 @@ export const defaults: Settings = {
   maxLineLength: undefined,
   maxReceiveSize: undefined,
   noDelay: true,
-  udpQueueSize: 1024
+  udpQueueSize: 1024,
+  traceIo: false
 }
 
 /**
@@ -107,6 +114,7 @@ export const CosocketConfig: Context.Reference<Settings> = Context.Reference<Set
 
 /**
  * Validates options over a base (the defaults unless given), naming the offending option.
+ * Anything but an options object (`null`, `undefined`, a number) fails with `InvalidArgument`.
  *
  * @since 0.1.0
  * @category constructors

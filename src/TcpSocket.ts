@@ -16,6 +16,7 @@ import * as ConnectionPool from "./ConnectionPool.js"
 import { CosocketConfig, type Settings as CosocketSettings } from "./CosocketConfig.js"
 import type * as CosocketError from "./CosocketError.js"
 import * as internal from "./internal/tcpSocket.js"
+import * as tracing from "./internal/tracing.js"
 import type * as Tls from "./Tls.js"
 import * as Transport from "./Transport.js"
 
@@ -123,7 +124,8 @@ export interface UntilReader {
   /**
    * Everything before the next occurrence of the pattern (including it when `inclusive`); the
    * pattern is consumed. At EOF fails with `SocketClosed` whose `partial` holds every remaining
-   * byte, a possible pattern prefix included.
+   * byte, a possible pattern prefix included. Right after a `readChunk` that reached the pattern
+   * it returns empty bytes: the end marker of that occurrence, as OpenResty's `it()` does.
    */
   readonly read: Effect.Effect<Uint8Array, ReceiveError>
   /**
@@ -258,7 +260,7 @@ export const make: Effect.Effect<
 > = Effect.withFiber((fiber) => {
   const services = servicesOf(fiber)
   const scope = Context.get(fiber.context as Context.Context<Scope.Scope>, Scope.Scope)
-  return internal.make(services.connector, services.pool, services.config, services.clock, scope)
+  return internal.make(services.connector, services.pool, services.config, services.clock, scope, services.tracing)
 })
 
 interface Services {
@@ -267,6 +269,8 @@ interface Services {
   readonly pool: ConnectionPool.ConnectionPool
   readonly config: CosocketSettings
   readonly clock: Clock.Clock
+  /** What sockets made in this context trace (`undefined`: no tracer installed, nothing). */
+  readonly tracing: tracing.Tracing | undefined
 }
 
 /**
@@ -281,12 +285,14 @@ const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): Services => {
   const context = fiber.context as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
   const last = lastServices
   if (last !== undefined && last.context === context) return last
+  const config = Context.get(context, CosocketConfig)
   return lastServices = {
     context,
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
-    config: Context.get(context, CosocketConfig),
-    clock: Context.get(context, Clock.Clock)
+    config,
+    clock: Context.get(context, Clock.Clock),
+    tracing: tracing.fromContext(context, config.traceIo)
   }
 }
 
@@ -319,7 +325,14 @@ export const withSocket = <A, E, R>(
 ): Effect.Effect<A, E | CosocketError.InvalidArgument, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
   Effect.withFiber((fiber) => {
     const services = servicesOf(fiber)
-    return internal.withSocket(services.connector, services.pool, services.config, services.clock, use)
+    return internal.withSocket(
+      services.connector,
+      services.pool,
+      services.config,
+      services.clock,
+      use,
+      services.tracing
+    )
   })
 
 /**
@@ -327,7 +340,9 @@ export const withSocket = <A, E, R>(
  * connection of the key first), runs `use`, then puts the connection back into the pool when
  * `use` succeeds, or closes it when `use` fails or is interrupted. A refused check-in (unread
  * data, dirty, a fiber still using the socket) closes the connection and does not fail `use`'s
- * result. Needs no `Scope`. Options are validated before connecting (`InvalidArgument`).
+ * result. Needs no `Scope`. Arguments are validated before connecting (`InvalidArgument`), when
+ * the effect first runs: an options getter that throws fails the effect, it never throws from
+ * this call; later runs of the same effect reuse that validation.
  *
  * @since 0.2.0
  * @category constructors
@@ -361,18 +376,26 @@ export const withConnection: {
   useOrOptions?: ((socket: TcpSocket) => Effect.Effect<A, E, R>) | ConnectionOptions,
   maybeOptions?: ConnectionOptions
 ): Effect.Effect<A, E | ConnectFailure, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> => {
-  // Validated once, here: an exchange made once and run many times parses nothing again.
-  const unix = typeof portOrUse === "function"
-  const prepared = internal.prepareConnection(
-    host,
-    unix ? undefined : portOrUse,
-    unix ? useOrOptions : maybeOptions,
-    (unix ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
-  )
-  if (!(prepared instanceof internal.PreparedConnection)) return Effect.fail(prepared)
+  // Validated when the effect first runs (a throwing getter is a failure, not a throw from this
+  // call), and only then: an exchange made once and run many times parses nothing again.
+  let prepared: ReturnType<typeof internal.prepareConnection<A, E, R>> | undefined
   return Effect.withFiber((fiber) => {
+    prepared ??= internal.prepareConnection(
+      host,
+      typeof portOrUse === "function" ? undefined : portOrUse,
+      typeof portOrUse === "function" ? useOrOptions : maybeOptions,
+      (typeof portOrUse === "function" ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
+    )
+    if (!(prepared instanceof internal.PreparedConnection)) return Effect.fail(prepared)
     const services = servicesOf(fiber)
-    return internal.withConnection(services.connector, services.pool, services.config, services.clock, prepared)
+    return internal.withConnection(
+      services.connector,
+      services.pool,
+      services.config,
+      services.clock,
+      prepared,
+      services.tracing
+    )
   })
 }
 

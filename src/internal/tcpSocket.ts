@@ -49,6 +49,7 @@ import * as needs from "./needs.js"
 import { encode } from "./sendable.js"
 import * as timer from "./timer.js"
 import * as tls from "./tls.js"
+import * as tracing from "./tracing.js"
 import * as validate from "./validate.js"
 
 type ReadOperation = "receive" | "receiveAny" | "receiveUntil"
@@ -144,7 +145,7 @@ const parsePattern = (pattern: unknown): "*l" | "*a" | number | InvalidArgument 
   if (typeof pattern === "string") {
     if (/^\s*-?\d+(\.\d+)?\s*$/.test(pattern)) n = Number(pattern)
     else if (pattern.length === 2 && pattern[0] === "*") return validate.invalid("pattern", "bad pattern argument")
-    else return validate.invalid("pattern", `bad pattern argument: ${pattern}`)
+    else return validate.invalid("pattern", `bad pattern argument: ${validate.quote(pattern)}`)
   }
   if (typeof n !== "number" || Number.isNaN(n)) return validate.invalid("pattern", "bad argument")
   if (n < 0) return validate.invalid("pattern", "bad number argument")
@@ -159,29 +160,34 @@ const parseTarget = (
 ): { readonly target: StreamTarget; readonly key: string } | InvalidArgument => {
   if (typeof host !== "string") return validate.invalid("host", `string expected, got ${validate.typeName(host)}`)
   if (host.slice(0, 5).toLowerCase() === "unix:") {
-    const path = host.slice(5)
-    if (path.length === 0) return validate.invalid("host", `failed to parse host name "${host}": no path`)
+    const path = validate.unixPath(host, host.slice(5))
+    if (validate.isInvalid(path)) return path
     return { target: { _tag: "Unix", path }, key: host }
   }
   if (port === undefined || port === null) return validate.invalid("port", "missing the port number")
   const p = validate.port(port)
   if (validate.isInvalid(p)) return p
-  if (host.length === 0) return validate.invalid("host", `failed to parse host name "": no host`)
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  const bare = validate.host(host)
+  if (validate.isInvalid(bare)) return bare
   return { target: { _tag: "Inet", host: bare, port: p }, key: `${host}:${p}` }
 }
 
 interface ValidConnectOptions {
   readonly pool: string | undefined
   readonly limits: Pool.PoolLimits
+  /** The `tls` option as given (parsed by ./tls.ts once the host is known). */
+  readonly tls: unknown
 }
 
+const connectOptionNames = ["pool", "poolSize", "backlog", "tls"] as const
+
 const parseConnectOptions = (options: unknown): ValidConnectOptions | InvalidArgument => {
-  if (options === undefined || options === null) return { pool: undefined, limits: {} }
-  if (typeof options !== "object") {
+  if (typeof options !== "object" && typeof options !== "undefined") {
     return validate.invalid("options", `options must be an object, got ${validate.typeName(options)}`)
   }
-  const o = options as Record<string, unknown>
+  // Each field read once: a getter or Proxy cannot answer one check and then another value.
+  const o = validate.snapshot("options", options, connectOptionNames)
+  if (validate.isInvalid(o)) return o
   let pool: string | undefined
   if (o.pool !== undefined && o.pool !== null) {
     if (typeof o.pool === "string") pool = o.pool
@@ -200,8 +206,11 @@ const parseConnectOptions = (options: unknown): ValidConnectOptions | InvalidArg
     if (validate.isInvalid(r)) return r
     backlog = r
   }
-  return { pool, limits: { size, backlog } }
+  return { pool, limits: { size, backlog }, tls: o.tls }
 }
+
+const untilOptionNames = ["inclusive"] as const
+const keepaliveOptionNames = ["force"] as const
 
 const optionNames: ReadonlySet<string> = new Set([
   "keepalive",
@@ -230,6 +239,13 @@ export const parseConnect = (
   host: unknown,
   portOrOptions?: unknown,
   maybeOptions?: unknown
+): ConnectRequest | InvalidArgument | TlsError =>
+  validate.guard("options", () => parseConnectUnguarded(host, portOrOptions, maybeOptions))
+
+const parseConnectUnguarded = (
+  host: unknown,
+  portOrOptions: unknown,
+  maybeOptions: unknown
 ): ConnectRequest | InvalidArgument | TlsError => {
   const isUnix = typeof host === "string" && host.slice(0, 5).toLowerCase() === "unix:"
   const port = isUnix && typeof portOrOptions === "object" ? undefined : portOrOptions
@@ -239,9 +255,7 @@ export const parseConnect = (
   const options = parseConnectOptions(rawOptions)
   if (validate.isInvalid(options)) return options
   // TLS (issue 4): validated with the other arguments; the identity joins the pool key.
-  const option = typeof rawOptions === "object" && rawOptions !== null
-    ? (rawOptions as { readonly tls?: unknown }).tls
-    : undefined
+  const option = options.tls
   let parsedTls: tls.ParsedTls | undefined
   if (option !== undefined && option !== null && option !== false) {
     const t = tls.parse(option, parsed.target._tag === "Inet" ? parsed.target.host : undefined)
@@ -279,8 +293,15 @@ export class TcpSocketImpl implements Api.TcpSocket {
     readonly pool: Pool.ConnectionPool,
     readonly config: CosocketConfig.Settings,
     /** Timers on the Clock of the fiber that made the socket (TestClock in tests). */
-    readonly schedule: timer.Schedule
-  ) {}
+    readonly schedule: timer.Schedule,
+    /** What to trace; `undefined`: nothing (no tracer installed), the engine makes no span. */
+    readonly tracing: tracing.Tracing | undefined = undefined
+  ) {
+    this.traceIo = tracing !== undefined && tracing.io
+  }
+
+  /** A span per read and send. */
+  private readonly traceIo: boolean
 
   /** End of the socket's lifetime: close what is still open and wake blocked fibers. */
   release(): void {
@@ -337,8 +358,33 @@ export class TcpSocketImpl implements Api.TcpSocket {
       // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait (the
       // pool makes it interruptible) and the connect itself (restore) can be interrupted.
       // (uninterruptibleMask calls its function when the effect runs.)
-      return Effect.uninterruptibleMask((restore) => this.openPlanned(restore, plan) ?? Effect.void)
+      return Effect.uninterruptibleMask((restore) =>
+        this.tracing === undefined ? this.openPlanned(restore, plan) ?? Effect.void : this.openTraced(restore, plan)
+      )
     })
+  }
+
+  /** `openPlanned` in a `cosocket.connect` span (only when a tracer is installed). */
+  openTraced(
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    plan: ConnectPlan
+  ): Effect.Effect<void, Api.ConnectFailure> {
+    return tracing.span(
+      "cosocket.connect",
+      "client",
+      tracing.targetAttributes(plan.target, plan.key),
+      Effect.suspend(() => this.openPlanned(restore, plan) ?? Effect.void),
+      (span) => {
+        const conn = this.conn
+        if (conn === undefined) return
+        span.attribute("cosocket.reused_times", conn.reusedTimes)
+        const peer = plan.target._tag === "Inet" ? conn.transport.remoteAddress() : undefined
+        if (peer !== undefined) {
+          span.attribute("network.peer.address", peer.address)
+          span.attribute("network.peer.port", peer.port)
+        }
+      }
+    )
   }
 
   /** A parsed `connect` on this socket: busy checks, the previous connection, the full pool key. */
@@ -377,7 +423,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
     }
     this.connecting = true
     const timeout = this.connectTimeout
-    const lease = now === undefined ? this.pool.acquire(key, limits, timeout) : Effect.succeed(now)
+    const lease = now !== undefined
+      ? Effect.succeed(now)
+      : this.tracing === undefined
+      ? this.pool.acquire(key, limits, timeout)
+      : tracing.span(
+        "cosocket.pool.wait",
+        "internal",
+        { "cosocket.pool.key": key },
+        this.pool.acquire(key, limits, timeout)
+      )
     return (
       lease.pipe(
         Effect.flatMap((lease) => {
@@ -386,14 +441,24 @@ export class TcpSocketImpl implements Api.TcpSocket {
               this.attach(new Connection(lease.reused!.transport, lease, lease.reused!.reusedTimes))
             )
           }
-          const open = this.connector.connect(target, { localAddress, noDelay: this.config.noDelay })
+          const noDelay = this.config.noDelay
+          const open = this.tracing !== undefined && target._tag === "Inet" && !validate.isIpAddress(target.host)
+            ? tracing.resolving(
+              target.host,
+              (onLookup) => this.connector.connect(target, { localAddress, noDelay, onLookup })
+            )
+            : this.connector.connect(target, { localAddress, noDelay })
           // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
           const connect = upgrade === undefined ? open : this.openTls(open, upgrade)
           return restore(timer.withTimeout(connect, timeout, () => new SocketTimeout({ operation: "connect" }))).pipe(
             Effect.onExit((exit) =>
               Effect.sync(() => {
-                if (exit._tag === "Success") this.attach(new Connection(exit.value, lease, 0))
-                else lease.release()
+                if (exit._tag === "Success") {
+                  lease.connected?.()
+                  this.attach(new Connection(exit.value, lease, 0))
+                } else {
+                  lease.release()
+                }
               })
             ),
             Effect.asVoid
@@ -469,14 +534,16 @@ export class TcpSocketImpl implements Api.TcpSocket {
     return Effect.suspend((): Effect.Effect<Api.UntilReader, InvalidArgument> => {
       const bytes = typeof pattern === "string"
         ? encoder.encode(pattern)
-        : pattern instanceof Uint8Array
+        : validate.isBytes(pattern)
         ? pattern
         : undefined
       if (bytes === undefined) {
         return Effect.fail(validate.invalid("pattern", `string expected, got ${validate.typeName(pattern)}`))
       }
       if (bytes.length === 0) return Effect.fail(validate.invalid("pattern", "pattern is empty"))
-      const inclusive = options?.inclusive
+      const o = validate.snapshot("options", options, untilOptionNames)
+      if (validate.isInvalid(o)) return Effect.fail(o)
+      const inclusive = o.inclusive
       if (inclusive !== undefined && typeof inclusive !== "boolean") {
         return Effect.fail(
           validate.invalid("inclusive", `bad "inclusive" option value type: ${validate.typeName(inclusive)}`)
@@ -525,6 +592,30 @@ export class TcpSocketImpl implements Api.TcpSocket {
   private read<A>(operation: ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
     const failed = this.readCheck(operation)
     if (failed !== undefined) return failed
+    return this.traceIo ? this.traceRead(operation, need) : this.readNow(operation, need)
+  }
+
+  /** A read that passed its checks, in a `cosocket.receive` span (only with `CosocketConfig.traceIo` and a tracer). */
+  private traceRead<A>(operation: ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
+    return tracing.span(
+      "cosocket.receive",
+      "client",
+      { ...this.ioAttributes(), "cosocket.operation": operation },
+      Effect.suspend(() => this.readNow(operation, need)),
+      (span, value) => {
+        if (value instanceof Uint8Array) span.attribute("cosocket.bytes", value.length)
+      }
+    )
+  }
+
+  private ioAttributes(): Record<string, unknown> {
+    const key = this.conn?.lease.key
+    return key === undefined || key === "" ?
+      { "network.transport": "tcp" } :
+      { "network.transport": "tcp", "cosocket.pool.key": key }
+  }
+
+  private readNow<A>(operation: ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
     const conn = this.conn!
     const first = attempt(conn, need)
     if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
@@ -550,8 +641,19 @@ export class TcpSocketImpl implements Api.TcpSocket {
       if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "send" }))
       const length = bytes.length
       if (length === 0) return Effect.succeed(0)
-      return this.write(conn, bytes)
+      return this.traceIo ? this.traceWrite(conn, bytes) : this.write(conn, bytes)
     })
+  }
+
+  /** A send that passed its checks, in a `cosocket.send` span (only with `CosocketConfig.traceIo` and a tracer). */
+  private traceWrite(conn: Connection, bytes: Uint8Array): Effect.Effect<number, Api.SendError> {
+    return tracing.span(
+      "cosocket.send",
+      "client",
+      this.ioAttributes(),
+      Effect.suspend(() => this.write(conn, bytes)),
+      (span, sent) => span.attribute("cosocket.bytes", sent)
+    )
   }
 
   private write(conn: Connection, bytes: Uint8Array): Effect.Effect<number, Api.SendError> {
@@ -586,7 +688,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
   ): Effect.Effect<void, SocketClosed | SocketBusyWriting | SocketBusyConnecting | InvalidArgument> {
     return Effect.suspend(
       (): Effect.Effect<void, SocketClosed | SocketBusyWriting | SocketBusyConnecting | InvalidArgument> => {
-        if (direction !== "send") return Effect.fail(validate.invalid("direction", `bad direction: ${direction}`))
+        if (direction !== "send") {
+          return Effect.fail(validate.invalid("direction", `bad direction: ${validate.describe(direction)}`))
+        }
         if (this.connecting) return Effect.fail(new SocketBusyConnecting({ operation: "close" }))
         if (this.writing) return Effect.fail(new SocketBusyWriting({ operation: "close" }))
         const conn = this.conn
@@ -617,7 +721,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
         if (validate.isInvalid(r)) return Effect.fail(r)
         idleTimeout = r
       }
-      const force = options?.force
+      const o = validate.snapshot("options", options, keepaliveOptionNames)
+      if (validate.isInvalid(o)) return Effect.fail(o)
+      const force = o.force
       if (force !== undefined && typeof force !== "boolean") {
         return Effect.fail(validate.invalid("force", `bad "force" option type: ${validate.typeName(force)}`))
       }
@@ -713,7 +819,9 @@ export class TcpSocketImpl implements Api.TcpSocket {
       if (typeof option !== "string" || option.length === 0) {
         return Effect.fail(validate.invalid("option", `missing the "option" argument`))
       }
-      if (!optionNames.has(option)) return Effect.fail(validate.invalid("option", `unsupported option ${option}`))
+      if (!optionNames.has(option)) {
+        return Effect.fail(validate.invalid("option", `unsupported option ${validate.quote(option)}`))
+      }
       if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
         return Effect.fail(validate.invalid("value", `missing the "value" argument`))
       }
@@ -733,7 +841,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
   getOption(option: Api.SocketOption): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> {
     return Effect.suspend((): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> => {
       if (typeof option !== "string" || !optionNames.has(option)) {
-        return Effect.fail(validate.invalid("option", `unsupported option ${String(option)}`))
+        return Effect.fail(validate.invalid("option", `unsupported option ${validate.describe(option)}`))
       }
       if (option !== "tcp-nodelay" && option !== "keepalive") {
         return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
@@ -809,16 +917,33 @@ export class TcpSocketImpl implements Api.TcpSocket {
     const upgrade = this.connector.upgradeTls
     if (upgrade === undefined) return Effect.fail(noTlsSupport())
     return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(open), (transport) =>
-        restore(upgrade(transport, options)).pipe(
-          Effect.onError(() => Effect.sync(() => transport.destroy()))
-        ))
+      Effect.flatMap(
+        restore(open),
+        (transport) =>
+          restore(this.traceHandshake(upgrade(transport, options), options)).pipe(
+            Effect.onError(() => Effect.sync(() => transport.destroy()))
+          )
+      )
     )
+  }
+
+  /** A TLS upgrade in a `cosocket.tls.handshake` span (only when a tracer is installed). */
+  private traceHandshake<E>(
+    upgrade: Effect.Effect<StreamTransport, E>,
+    options: TlsUpgradeOptions
+  ): Effect.Effect<StreamTransport, E> {
+    if (this.tracing === undefined) return upgrade
+    const attributes: Record<string, unknown> = { "network.transport": "tcp" }
+    if (this.tlsHost !== undefined) attributes["server.address"] = this.tlsHost
+    if (options.serverName !== undefined) attributes["tls.client.server_name"] = options.serverName
+    return tracing.span("cosocket.tls.handshake", "client", attributes, upgrade, (span, transport) => {
+      if (transport.tls !== undefined) tracing.annotateTls(span, transport.tls)
+    })
   }
 
   sslHandshake(options?: TlsApi.TlsOptions): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> {
     return Effect.suspend((): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
-      const parsed = tls.parse(options, this.tlsHost)
+      const parsed = validate.guard("options", () => tls.parse(options, this.tlsHost))
       if (parsed instanceof TlsError || validate.isInvalid(parsed)) return Effect.fail(parsed)
       const result = (state: TlsState): Option.Option<TlsApi.TlsSession> =>
         parsed.keepSession ? Option.some(tls.sessionOf(state)) : Option.none()
@@ -836,7 +961,7 @@ export class TcpSocketImpl implements Api.TcpSocket {
           const upgrade = this.connector.upgradeTls
           if (upgrade === undefined) return Effect.fail(noTlsSupport())
           return timer.withTimeout(
-            upgrade(conn.transport, parsed.upgrade),
+            this.traceHandshake(upgrade(conn.transport, parsed.upgrade), parsed.upgrade),
             this.connectTimeout,
             () => new SocketTimeout({ operation: "handshake" })
           ).pipe(
@@ -1081,10 +1206,11 @@ export const withSocket = <A, E, R>(
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings,
   clock: Clock.Clock,
-  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
+  use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>,
+  traced?: tracing.Tracing
 ): Effect.Effect<A, E | InvalidArgument, R> => {
   if (typeof use !== "function") return Effect.fail(notAFunction(use))
-  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock), traced)
   // A socket without a connection owns nothing, so `use` may be interrupted before `onExit` runs.
   return Effect.onExit(Effect.suspend(() => use(socket)), () => socket.finish)
 }
@@ -1105,6 +1231,8 @@ export class PreparedConnection<A, E, R> {
   ) {}
 }
 
+const connectionOptionNames = ["timeout", "idleTimeout"] as const
+
 /** Validates `withConnection`'s arguments: the target, `connect`'s options, `timeout`, `idleTimeout`. */
 export const prepareConnection = <A, E, R>(
   host: unknown,
@@ -1115,10 +1243,8 @@ export const prepareConnection = <A, E, R>(
   if (typeof use !== "function") return notAFunction(use)
   const request = port === undefined ? parseConnect(host, options) : parseConnect(host, port, options)
   if (!(request instanceof ConnectRequest)) return request
-  const o = (typeof options === "object" && options !== null ? options : {}) as {
-    readonly timeout?: unknown
-    readonly idleTimeout?: unknown
-  }
+  const o = validate.snapshot("options", options, connectionOptionNames)
+  if (validate.isInvalid(o)) return o
   let timeout: Duration.Duration | undefined
   if (o.timeout !== undefined) {
     const t = validate.timeout("timeout", o.timeout)
@@ -1144,9 +1270,10 @@ export const withConnection = <A, E, R>(
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings,
   clock: Clock.Clock,
-  prepared: PreparedConnection<A, E, R>
+  prepared: PreparedConnection<A, E, R>,
+  traced?: tracing.Tracing
 ): Effect.Effect<A, E | Api.ConnectFailure, R> => {
-  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock), traced)
   socket.setAllTimeouts(prepared.timeout)
   const plan = socket.plan(prepared.request)
   if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
@@ -1156,7 +1283,7 @@ export const withConnection = <A, E, R>(
   // close at the end; `use` and the waits inside connect are interruptible.
   // (uninterruptibleMask calls its function when the effect runs, once per run.)
   return Effect.uninterruptibleMask((restore) => {
-    const opened = socket.openPlanned(restore, plan)
+    const opened = socket.tracing === undefined ? socket.openPlanned(restore, plan) : socket.openTraced(restore, plan)
     const body = opened === undefined
       ? restore(Effect.suspend(() => use(socket)))
       : Effect.flatMap(opened, () => restore(Effect.suspend(() => use(socket))))
@@ -1180,9 +1307,10 @@ export const make = (
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings,
   clock: Clock.Clock,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  traced?: tracing.Tracing
 ): Effect.Effect<TcpSocketImpl> => {
-  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock))
+  const socket = new TcpSocketImpl(connector, pool, config, timer.forClock(clock), traced)
   // Scope.addFinalizer, not Effect.addFinalizer: the latter diffs and patches fiber state.
   return Effect.as(Scope.addFinalizer(scope, socket.finish), socket)
 }

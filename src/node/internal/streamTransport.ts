@@ -176,6 +176,43 @@ const connectError = (target: StreamTarget, error: unknown): ConnectError => {
   return new ConnectError({ code, reason, address: describe(target), cause: error })
 }
 
+/**
+ * The caller's name resolution as node:net calls it: a throw from it (node:net may call it inside
+ * its own callbacks, out of every Effect's reach) becomes a failed lookup.
+ */
+const guardedLookup = (lookup: Net.LookupFunction): Net.LookupFunction => (hostname, options, callback) => {
+  let called = false
+  const once: typeof callback = (...args) => {
+    if (called) return
+    called = true
+    callback(...args)
+  }
+  try {
+    lookup(hostname, options, once)
+  } catch (error) {
+    once(error as NodeJS.ErrnoException, "", 0)
+  }
+}
+
+/**
+ * The `lookup` of `NodeCosocket.tcpConnectorWith`'s options, read once. When reading it throws,
+ * or it is not a function, every connect fails with that problem as a `ConnectError` (the layer
+ * itself cannot fail).
+ */
+export const lookupOption = (options: unknown): Net.LookupFunction | undefined => {
+  let lookup: unknown
+  try {
+    lookup = (options as { readonly lookup?: unknown } | undefined)?.lookup
+  } catch (error) {
+    return failingLookup(error)
+  }
+  if (lookup === undefined || typeof lookup === "function") return lookup as Net.LookupFunction | undefined
+  return failingLookup(new TypeError(`the "lookup" option must be a function, got ${typeof lookup}`))
+}
+
+const failingLookup = (error: unknown): Net.LookupFunction => (_hostname, _options, callback) =>
+  callback(error as NodeJS.ErrnoException, "", 0)
+
 /** Connects; interruption destroys the half-open socket. */
 export const connect = (
   target: StreamTarget,
@@ -183,21 +220,32 @@ export const connect = (
   lookup?: Net.LookupFunction
 ): Effect.Effect<StreamTransport, ConnectError> =>
   Effect.callback<StreamTransport, ConnectError>((resume) => {
-    const socket = target._tag === "Unix"
-      ? Net.createConnection({ path: target.path, allowHalfOpen: true })
-      : Net.createConnection({
-        host: target.host,
-        port: target.port,
-        allowHalfOpen: true,
-        noDelay: options.noDelay,
-        ...(lookup !== undefined ? { lookup } : {}),
-        ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {})
-      })
+    let socket: Net.Socket
+    try {
+      // node:net throws synchronously for arguments it refuses.
+      socket = target._tag === "Unix"
+        ? Net.createConnection({ path: target.path, allowHalfOpen: true })
+        : Net.createConnection({
+          host: target.host,
+          port: target.port,
+          allowHalfOpen: true,
+          noDelay: options.noDelay,
+          ...(lookup !== undefined ? { lookup: guardedLookup(lookup) } : {}),
+          ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {})
+        })
+    } catch (error) {
+      resume(Effect.fail(connectError(target, error)))
+      return
+    }
     const onError = (error: Error) => {
       socket.destroy()
       resume(Effect.fail(connectError(target, error)))
     }
     socket.once("error", onError)
+    const onLookup = options.onLookup
+    if (onLookup !== undefined) {
+      socket.once("lookup", (error: Error | null, address: string | undefined) => onLookup(error, address))
+    }
     socket.once("connect", () => {
       const transport = fromSocket(socket)
       socket.off("error", onError)

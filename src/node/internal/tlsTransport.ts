@@ -8,6 +8,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { TlsError } from "../../CosocketError.js"
@@ -187,7 +188,8 @@ export const upgrade = (
       secureContext = Tls.createSecureContext({
         ...(options.ca !== undefined ? { ca: options.ca.map(toBuffer) } : {}),
         ...(options.cert !== undefined ? { cert: toBuffer(options.cert) } : {}),
-        ...(options.key !== undefined ? { key: toBuffer(options.key) } : {}),
+        ...(options.key !== undefined ? { key: toBuffer(Redacted.value(options.key)) } : {}),
+        ...(options.passphrase !== undefined ? { passphrase: Redacted.value(options.passphrase) } : {}),
         ...(options.minVersion !== undefined ? { minVersion: options.minVersion } : {}),
         ...(options.maxVersion !== undefined ? { maxVersion: options.maxVersion } : {})
       })
@@ -198,7 +200,13 @@ export const upgrade = (
       const serverName = options.serverName
       const checkServerIdentity = (_host: string, cert: Tls.PeerCertificate): Error | undefined => {
         if (!options.verify || serverName === undefined) return undefined
-        const error = Tls.checkServerIdentity(serverName, cert)
+        // node:tls calls it inside its own callbacks: it must not throw.
+        let error: Error | undefined
+        try {
+          error = Tls.checkServerIdentity(serverName, cert)
+        } catch (thrown) {
+          error = thrown instanceof Error ? thrown : new Error(String(thrown))
+        }
         if (error !== undefined) (error as { [HOST_MISMATCH]?: boolean })[HOST_MISMATCH] = true
         return error
       }
@@ -246,9 +254,14 @@ export const upgrade = (
       const onClose = () => fail(new TlsError({ reason: "handshake", detail: "handshake failed" }))
       const onSecure = () => {
         if (settled) return
+        let peer: ReturnType<typeof tlsSocket.getPeerX509Certificate>
+        try {
+          peer = tlsSocket.getPeerX509Certificate()
+        } catch (error) {
+          return fail(handshakeError(error))
+        }
         settled = true
         cleanup()
-        const peer = tlsSocket.getPeerX509Certificate()
         const state: TlsState = {
           identity: options.identity,
           session: () => {
