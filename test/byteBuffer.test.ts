@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { ByteBuffer } from "../src/internal/byteBuffer.js"
+import { ByteBuffer, stripCR } from "../src/internal/byteBuffer.js"
 import { Matcher } from "../src/internal/matcher.js"
-import { text } from "./support/reference.js"
+import { bytes, text } from "./support/reference.js"
 
 type Op =
   | { readonly op: "append"; readonly chunk: Uint8Array }
@@ -238,6 +238,100 @@ describe("ByteBuffer", () => {
       expect(buffer.length).toBe(model.length)
     }
     expect(Array.from(buffer.takeAll())).toEqual(model)
+  })
+
+  it("the chunk queue is compacted: consumed slots are released, and the array shrinks once they are most of it", () => {
+    // White-box on purpose: compaction is invisible in the bytes read, and a queue that kept every
+    // consumed slot (or every consumed chunk alive) would still read correctly.
+    const buffer = new ByteBuffer()
+    const internals = buffer as unknown as { readonly queue: Array<Uint8Array>; readonly next: number }
+    const chunks = Array.from({ length: 200 }, (_, i) => new Uint8Array(2000).fill(i & 0xff))
+    for (const chunk of chunks) buffer.append(chunk)
+    expect(internals.queue.length).toBe(199) // the first chunk is the head
+    buffer.skip(2000 * 60)
+    expect(internals.next).toBe(60)
+    expect(internals.queue.slice(0, 60).every((slot) => slot.length === 0)).toBe(true)
+    expect(internals.queue.length).toBe(199) // 60 consumed of 199: not yet worth a splice
+    buffer.skip(2000 * 40)
+    expect([internals.next, internals.queue.length]).toEqual([0, 99]) // 100 of 199 consumed: compacted
+    expect(Array.from(buffer.take(2))).toEqual([100, 100])
+    buffer.skip(2000 * 100 - 2)
+    expect([buffer.length, internals.queue.length, internals.next]).toEqual([0, 0, 0])
+  })
+
+  it("indexOf finds a byte far into a chunk (past the short scan) and in a later chunk, from any start", () => {
+    const buffer = new ByteBuffer()
+    const first = new Uint8Array(1000)
+    first[600] = 7
+    const second = new Uint8Array(3000)
+    second[2900] = 7
+    buffer.append(first)
+    buffer.append(second)
+    expect(buffer.indexOf(7)).toBe(600)
+    expect(buffer.indexOf(7, 300)).toBe(600)
+    expect(buffer.indexOf(7, 601)).toBe(1000 + 2900)
+    expect(buffer.indexOf(7, 1200)).toBe(1000 + 2900)
+    expect(buffer.indexOf(7, 3901)).toBe(-1)
+    expect(buffer.indexOf(8)).toBe(-1)
+    buffer.skip(650)
+    expect(buffer.indexOf(7)).toBe(1000 + 2900 - 650)
+  })
+
+  it("a line, a read up to a chunk's end and a line without inner CRs are views, not copies", () => {
+    const buffer = new ByteBuffer()
+    const chunk = bytes("GET /\r\nHost: a\nabc")
+    buffer.append(chunk)
+    buffer.append(new Uint8Array(2000).fill(0x78))
+    const crlf = buffer.takeLine(buffer.indexOf(10))
+    expect([text(crlf), crlf.buffer === chunk.buffer]).toEqual(["GET /", true])
+    const plain = buffer.takeLine(buffer.indexOf(10))
+    expect([text(plain), plain.buffer === chunk.buffer]).toEqual(["Host: a", true])
+    const rest = buffer.view(0, 3) // exactly up to the end of the first chunk
+    expect([text(rest), rest.buffer === chunk.buffer]).toEqual(["abc", true])
+    const line = bytes("no cr at all")
+    expect(stripCR(line)).toBe(line)
+    const withCRLF = bytes("one\r")
+    expect([text(stripCR(withCRLF)), stripCR(withCRLF).buffer === withCRLF.buffer]).toEqual(["one", true])
+    const inner = bytes("a\rb\r")
+    expect([text(stripCR(inner)), stripCR(inner).buffer === inner.buffer]).toEqual(["ab", false])
+  })
+
+  it("packing: a chunk of 1 KiB is queued as it is; a chunk that exactly fills the storage joins it", () => {
+    const buffer = new ByteBuffer()
+    buffer.append(Uint8Array.from([0]))
+    const kib = new Uint8Array(1024).fill(1)
+    buffer.append(kib)
+    buffer.skip(1)
+    expect(buffer.view(0, 1024).buffer).toBe(kib.buffer)
+    buffer.skip(1024)
+    expect(buffer.length).toBe(0)
+
+    buffer.append(Uint8Array.from([0]))
+    for (let i = 0; i < 16; i++) buffer.append(new Uint8Array(1000).fill(2))
+    buffer.append(new Uint8Array(384).fill(3)) // 16 * 1000 + 384 = 16 KiB: the storage is full, not overflowing
+    buffer.skip(1)
+    const storage = buffer.view(0, 1).buffer
+    expect(storage.byteLength).toBe(16 * 1024)
+    expect(buffer.view(16_000, 16_384).buffer).toBe(storage)
+    expect(Array.from(buffer.view(15_999, 16_001))).toEqual([2, 3])
+  })
+
+  it("packing: after a large chunk, small ones go on filling the same storage; empty chunks add nothing", () => {
+    const buffer = new ByteBuffer()
+    const internals = buffer as unknown as { readonly queue: Array<Uint8Array> | undefined }
+    buffer.append(Uint8Array.from([0]))
+    buffer.append(new Uint8Array(0))
+    expect(internals.queue).toBeUndefined()
+    buffer.append(Uint8Array.from([1, 1]))
+    buffer.append(new Uint8Array(4000).fill(9)) // queued as it is
+    buffer.append(Uint8Array.from([2, 2])) // packed after [1, 1], in the same storage
+    buffer.append(new Uint8Array(0))
+    expect(internals.queue?.length).toBe(3)
+    buffer.skip(1)
+    const storage = buffer.view(0, 2).buffer
+    buffer.skip(2 + 4000)
+    const after = buffer.view(0, 2)
+    expect([Array.from(after), after.buffer === storage, after.byteOffset]).toEqual([[2, 2], true, 2])
   })
 
   it("takeLine(lf) returns the line without any CR and consumes the LF, over any chunking", () => {

@@ -35,7 +35,7 @@ describe("validate.timeout", () => {
   })
 
   it("negative, NaN and unparsable values are \"bad timeout value\"", () => {
-    for (const input of [-1, -0.5, -Infinity, NaN, "-5 millis", "soon", [-1, 0], {}, true, null]) {
+    for (const input of [-1, -0.5, -Infinity, NaN, -1n, "-5 millis", "soon", [-1, 0], [0, -1], {}, true, null]) {
       expect(failure(validate.timeout("timeout", input)), String(input)).toEqual(bad("timeout", "bad timeout value"))
     }
   })
@@ -192,6 +192,18 @@ describe("validate.settings", () => {
     expect(failure(validate.settings({ sendTimeout: 2 ** 31 }, defaults))).toEqual(
       bad("sendTimeout", "bad timeout value")
     )
+    expect(failure(validate.settings({ keepaliveTimeout: "never" }, defaults))).toEqual(
+      bad("keepaliveTimeout", "bad timeout value")
+    )
+    expect(failure(validate.settings({ maxReceiveSize: -5 }, defaults))).toEqual(
+      bad("maxReceiveSize", "bad \"maxReceiveSize\" option value: -5")
+    )
+    expect(failure(validate.settings({ udpQueueSize: 0 }, defaults))).toEqual(
+      bad("udpQueueSize", "bad \"udpQueueSize\" option value: 0")
+    )
+    expect(failure(validate.settings({ udpQueueSize: "8" }, defaults))).toEqual(
+      bad("udpQueueSize", "bad \"udpQueueSize\" option type: string")
+    )
   })
 
   it("valid options are normalised", () => {
@@ -206,5 +218,7 @@ describe("validate.settings", () => {
     expect(settings.maxReceiveSize).toBe(1024)
     expect(settings.connectTimeout).toEqual(Duration.infinity)
     expect(settings.poolSize).toBe(defaults.poolSize)
+    const queue = validate.settings({ udpQueueSize: 16.7, noDelay: false }, defaults) as typeof defaults
+    expect([queue.udpQueueSize, queue.noDelay, queue.maxLineLength]).toEqual([16, false, undefined])
   })
 })
