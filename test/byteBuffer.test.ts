@@ -108,7 +108,9 @@ describe("ByteBuffer", () => {
               break
             }
             case "at": {
-              if (model.length > 0) expect(buffer.at(op.a % model.length)).toBe(model[op.a % model.length])
+              // one byte anywhere, read without consuming it (a one-byte view, or a copy across chunks)
+              const i = op.a % (model.length + 1)
+              if (i < model.length) expect(buffer.view(i, i + 1)[0]).toBe(model[i])
               break
             }
             case "view": {
@@ -257,6 +259,57 @@ describe("ByteBuffer", () => {
     expect(Array.from(buffer.take(2))).toEqual([100, 100])
     buffer.skip(2000 * 100 - 2)
     expect([buffer.length, internals.queue.length, internals.next]).toEqual([0, 0, 0])
+  })
+
+  it("the chunk queue: emptied at once when only the head is left; spliced only past 64 consumed slots that are half of it", () => {
+    const internals = (buffer: ByteBuffer) =>
+      buffer as unknown as { readonly queue: Array<Uint8Array>; readonly next: number }
+    const filled = (chunks: number) => {
+      const buffer = new ByteBuffer()
+      for (let i = 0; i < chunks; i++) buffer.append(new Uint8Array(2000).fill(i & 0xff))
+      return buffer
+    }
+    const few = filled(6) // head + 5 queued
+    few.skip(2000 * 3)
+    expect([internals(few).next, internals(few).queue.length]).toEqual([3, 5]) // 3 of 5 consumed: too few to splice
+    few.skip(2000 * 2 + 1) // into the last chunk: the queue holds nothing unread
+    expect([internals(few).next, internals(few).queue.length]).toEqual([0, 0])
+    expect(few.view(0, 1)[0]).toBe(5)
+
+    const exact = filled(129) // head + 128 queued
+    exact.skip(2000 * 63)
+    expect([internals(exact).next, internals(exact).queue.length]).toEqual([63, 128])
+    exact.skip(2000)
+    expect([internals(exact).next, internals(exact).queue.length]).toEqual([0, 64]) // 64 consumed, exactly half
+
+    const long = filled(200) // head + 199 queued
+    long.skip(2000 * 64)
+    expect([internals(long).next, internals(long).queue.length]).toEqual([64, 199]) // 64 consumed, under half
+    expect(long.view(0, 1)[0]).toBe(64)
+  })
+
+  it("indexOf past the short scan counts from the first unread byte of a partly read chunk", () => {
+    const buffer = new ByteBuffer()
+    const chunk = new Uint8Array(3000)
+    chunk[1500] = 7
+    buffer.append(chunk)
+    buffer.skip(100)
+    expect(buffer.indexOf(7)).toBe(1400)
+    expect(buffer.indexOf(7, 1000)).toBe(1400)
+    expect(buffer.indexOf(7, 1401)).toBe(-1)
+  })
+
+  it("packing after a large chunk: a small chunk that exactly fills the storage still joins it", () => {
+    const buffer = new ByteBuffer()
+    buffer.append(Uint8Array.from([0]))
+    for (let i = 0; i < 16; i++) buffer.append(new Uint8Array(1000).fill(1)) // packed: 16,000 of 16,384 used
+    buffer.append(new Uint8Array(4000).fill(9)) // queued as it is; the storage is no longer last
+    buffer.append(new Uint8Array(384).fill(3)) // exactly the 384 left
+    buffer.skip(1)
+    const storage = buffer.view(0, 1).buffer
+    buffer.skip(16_000 + 4000)
+    const last = buffer.view(0, 384)
+    expect([last.buffer === storage, last.byteOffset, last[0], last[383]]).toEqual([true, 16_000, 3, 3])
   })
 
   it("indexOf finds a byte far into a chunk (past the short scan) and in a later chunk, from any start", () => {

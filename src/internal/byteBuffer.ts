@@ -112,18 +112,6 @@ export class ByteBuffer {
     this.packIsLast = packed
   }
 
-  /** The byte at `index` (relative to the first unread byte). */
-  at(index: number): number {
-    let chunk = this.head
-    let i = this.start + index
-    let q = this.next
-    while (i >= chunk.length) {
-      i -= chunk.length
-      chunk = this.queue![q++]
-    }
-    return chunk[i]
-  }
-
   /** Unread bytes `[from, to)` without consuming them: a view when they lie in one chunk, else a copy. */
   view(from = 0, to = this.unread): Uint8Array {
     const s = this.start
