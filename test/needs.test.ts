@@ -440,6 +440,33 @@ describe("UntilState, unsized reads", () => {
     catalog("xxx--abc", (d) => [d.untilAll(until("--abc", true), 3)], ["xxx--abc"])
   })
 
+  it("inclusive, sized: a chunk that commits to a match straddling `size`, then an unsized read returns the rest of it (ours)", () => {
+    catalog("ab--cd--", (d) => {
+      const r = until("--", true)
+      return [d.untilChunk(r, 3), d.untilAll(r), d.untilAll(r), d.untilAll(r)]
+    }, ["ab-", "-", "cd--", { closed: "" }])
+    // the committed rest read in pieces, its end marker, then the next occurrence
+    catalog("a---b--", (d) => {
+      const r = until("---", true)
+      return [d.untilChunk(r, 2), d.untilChunk(r, 1), d.untilChunk(r, 5), d.untilChunk(r, 5), d.untilChunk(r, 5)]
+    }, ["a-", "-", "-", null, { closed: "b--" }])
+    // a foreign read consumed the committed rest: the reader's next chunk is the end marker
+    catalog("ab--cd", (d) => {
+      const r = until("--", true)
+      return [d.untilChunk(r, 3), d.exact(1), d.untilChunk(r, 3), d.untilAll(r)]
+    }, ["ab-", "-", null, { closed: "cd" }])
+  })
+
+  it("a read timeout right after a committed inclusive chunk: the next chunk completes the occurrence (ours)", () => {
+    const d = new Driver([bytes("ab--"), bytes("cd")])
+    const r = until("--", true)
+    expect(d.untilChunk(r, 3)).toBe("ab-")
+    expect(d.untilChunk(r, 3, true)).toBe("-") // the committed rest is already here: no wait, no timeout
+    expect(d.untilChunk(r, 3, true)).toBe(null)
+    expect(d.untilChunk(r, 3, true)).toEqual({ timeout: "" }) // nothing definite yet: times out, consumes nothing
+    expect(d.untilAll(r)).toEqual({ closed: "cd" })
+  })
+
   it("pitfalls Part D #7: at EOF mid-match the held-back bytes are part of the partial", () => {
     catalog("xy--", (d) => [d.untilAll(until("--abc"))], [{ closed: "xy--" }])
     catalog("xy--ab", (d) => [d.untilChunk(until("--abc"), 1), d.untilChunk(until("--abc"), 100)], [
