@@ -129,14 +129,6 @@ export interface ConnectionPool {
     limits: PoolLimits,
     timeout: Duration.Duration
   ) => Effect.Effect<Lease, PoolBacklogFull | PoolClosed | SocketTimeout>
-  /**
-   * The synchronous fast path of `acquire`: a lease or a refusal at once, or `undefined` when the
-   * caller would have to wait (then it calls `acquire`). Lets a pooled connect skip every Effect.
-   */
-  readonly acquireNow: (
-    key: string,
-    limits: PoolLimits
-  ) => Lease | PoolBacklogFull | PoolClosed | undefined
   /** Counters per key (undeclared keys with nothing open, idle or waiting are absent). */
   readonly stats: Effect.Effect<ReadonlyMap<string, KeyStats>>
 }

@@ -13,9 +13,10 @@ import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as ConnectionPool from "./ConnectionPool.js"
-import { CosocketConfig, type Settings as CosocketSettings } from "./CosocketConfig.js"
+import { CosocketConfig } from "./CosocketConfig.js"
 import type * as CosocketError from "./CosocketError.js"
-import * as internal from "./internal/tcpSocket.js"
+import * as internal from "./internal/tcp/lifetime.js"
+import type { TcpSocketImpl } from "./internal/tcp/socket.js"
 import * as tracing from "./internal/tracing.js"
 import type * as Tls from "./Tls.js"
 import * as Transport from "./Transport.js"
@@ -260,34 +261,14 @@ export const make: Effect.Effect<
 > = Effect.withFiber((fiber) => {
   const services = servicesOf(fiber)
   const scope = Context.get(fiber.context as Context.Context<Scope.Scope>, Scope.Scope)
-  return internal.make(services.connector, services.pool, services.config, services.clock, scope, services.tracing)
+  return internal.make(services, scope)
 })
 
-interface Services {
-  readonly context: Context.Context<never>
-  readonly connector: Transport.StreamConnector
-  readonly pool: ConnectionPool.ConnectionPool
-  readonly config: CosocketSettings
-  readonly clock: Clock.Clock
-  /** What sockets made in this context trace (`undefined`: no tracer installed, nothing). */
-  readonly tracing: tracing.Tracing | undefined
-}
-
-/**
- * The services of the last fiber context asked for: requests of one runtime share a context. A
- * context made per request (`Effect.scoped`, `provideService`) just misses; a WeakMap keyed by
- * context would keep an entry for each of them until the next GC.
- */
-let lastServices: Services | undefined = undefined
-
-/** One read of the fiber's context instead of one Effect per service: sockets are made per request. */
-const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): Services => {
+/** The services of the fiber's context, read with one look at it instead of one Effect per service. */
+const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): internal.Services => {
   const context = fiber.context as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
-  const last = lastServices
-  if (last !== undefined && last.context === context) return last
   const config = Context.get(context, CosocketConfig)
-  return lastServices = {
-    context,
+  return {
     connector: Context.get(context, Transport.TcpConnector),
     pool: Context.get(context, ConnectionPool.ConnectionPool),
     config,
@@ -324,15 +305,7 @@ export const withSocket = <A, E, R>(
   use: (socket: TcpSocket) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | CosocketError.InvalidArgument, R | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
   Effect.withFiber((fiber) => {
-    const services = servicesOf(fiber)
-    return internal.withSocket(
-      services.connector,
-      services.pool,
-      services.config,
-      services.clock,
-      use,
-      services.tracing
-    )
+    return internal.withSocket(servicesOf(fiber), use)
   })
 
 /**
@@ -387,15 +360,7 @@ export const withConnection: {
       (typeof portOrUse === "function" ? portOrUse : useOrOptions) as (socket: TcpSocket) => Effect.Effect<A, E, R>
     )
     if (!(prepared instanceof internal.PreparedConnection)) return Effect.fail(prepared)
-    const services = servicesOf(fiber)
-    return internal.withConnection(
-      services.connector,
-      services.pool,
-      services.config,
-      services.clock,
-      prepared,
-      services.tracing
-    )
+    return internal.withConnection(servicesOf(fiber), prepared)
   })
 }
 
@@ -434,7 +399,7 @@ export const connect: {
 ): Effect.Effect<TcpSocket, ConnectFailure, Scope.Scope | Transport.TcpConnector | ConnectionPool.ConnectionPool> =>
   Effect.flatMap(
     make,
-    (socket) => Effect.as((socket as internal.TcpSocketImpl).connect(host, portOrOptions, options), socket)
+    (socket) => Effect.as((socket as TcpSocketImpl).connect(host, portOrOptions, options), socket)
   )
 
 /**

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -156,5 +157,5 @@ export interface UdpSocket {
 export const make: Effect.Effect<UdpSocket, never, Scope.Scope | Transport.UdpConnector> = Effect.gen(function*() {
   const connector = yield* Transport.UdpConnector
   const config = yield* CosocketConfig
-  return yield* internal.make(connector, config)
+  return yield* internal.make(connector, config, yield* Clock.Clock)
 })

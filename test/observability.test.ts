@@ -17,8 +17,9 @@ import * as Net from "node:net"
 import * as Redis from "../examples/redis/RedisClient.js"
 import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import * as credential from "../src/internal/credential.js"
+import * as internalPool from "../src/internal/pool.js"
 import * as sha from "../src/internal/sha256.js"
-import type { TcpSocketImpl } from "../src/internal/tcpSocket.js"
+import type { TcpSocketImpl } from "../src/internal/tcp/socket.js"
 import * as tlsInternal from "../src/internal/tls.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { run, server } from "./support/loopback.js"
@@ -293,7 +294,7 @@ describe("pool metrics", () => {
         count(M.pendingRequests, pn)
       ])
       expect(yield* state).toEqual([0, 0, 1, 0])
-      const first = pool.acquireNow(name, {}) as ConnectionPool.Lease
+      const first = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
       yield* TestClock.adjust("20 millis")
       first.connected?.()
       const waiting = yield* Effect.forkChild(pool.acquire(name, {}, Duration.seconds(1)))
@@ -337,13 +338,13 @@ describe("pool metrics", () => {
       const name = "metrics-two-pools"
       const pn = { "pool.name": name }
       const a = yield* ConnectionPool.make({ pools: { [name]: { size: 3 } } })
-      const la = a.acquireNow(name, {}) as ConnectionPool.Lease
+      const la = internalPool.acquireNow(a, name, {}) as ConnectionPool.Lease
       const totals = Effect.all([count(M.connectionCount, { ...pn, state: "used" }), count(M.connectionMax, pn)])
       expect(yield* totals).toEqual([1, 3])
       yield* Effect.scoped(Effect.gen(function*() {
         const b = yield* ConnectionPool.make({ pools: { [name]: { size: 5 } } })
-        const lb1 = b.acquireNow(name, {}) as ConnectionPool.Lease
-        b.acquireNow(name, {})
+        const lb1 = internalPool.acquireNow(b, name, {}) as ConnectionPool.Lease
+        internalPool.acquireNow(b, name, {})
         expect(yield* totals).toEqual([3, 8])
         lb1.release()
         expect(yield* totals).toEqual([2, 8])

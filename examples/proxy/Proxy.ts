@@ -55,7 +55,6 @@ export interface Endpoint {
 /** A pool that never pools: a proxy's connections are never reused. */
 const noPool: ConnectionPool.ConnectionPool = {
   acquire: (key) => Effect.succeed({ key, reused: undefined, release: () => {}, checkin: () => false }),
-  acquireNow: (key) => ({ key, reused: undefined, release: () => {}, checkin: () => false }),
   stats: Effect.sync(() => new Map())
 }
 

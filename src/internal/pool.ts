@@ -702,4 +702,16 @@ export const stats: Effect.Effect<ReadonlyMap<string, Api.KeyStats>, never, Api.
 )
 
 /** For tests: the number of pending deadlines of a pool made here. */
+/**
+ * The engine's synchronous fast path of `acquire` on a pool made here: a lease or a refusal at
+ * once, or `undefined` when the caller has to wait (it then calls `acquire`), or when `pool` is
+ * another implementation. Lets a pooled connect skip every Effect.
+ */
+export const acquireNow = (
+  pool: Api.ConnectionPool,
+  key: string,
+  limits: Api.PoolLimits
+): Api.Lease | PoolBacklogFull | PoolClosed | undefined =>
+  pool instanceof PoolImpl ? pool.acquireNow(key, limits) : undefined
+
 export const pendingTimers = (pool: Api.ConnectionPool): number => pool instanceof PoolImpl ? pool.timers : 0

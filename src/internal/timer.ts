@@ -151,12 +151,21 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   }
 }
 
-/** Fails with `onTimeout()` when `self` takes longer than `duration` (when finite). */
+/**
+ * Fails with `onTimeout()` when `self` takes longer than `duration` (when finite), timed on
+ * `schedule` like every other wait: `self` is interrupted when the timer wins.
+ */
 export const withTimeout = <A, E, E2>(
+  schedule: Schedule,
   self: Effect.Effect<A, E>,
   duration: Duration.Duration,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2> =>
-  Duration.isFinite(duration)
-    ? Effect.timeoutOrElse(self, { duration, orElse: () => Effect.fail(onTimeout()) })
-    : self
+  Duration.isFinite(duration) ? Effect.raceFirst(self, expiry(schedule, Duration.toMillis(duration), onTimeout)) : self
+
+/** Fails with `onTimeout()` after `millis` on `schedule`. */
+const expiry = <E>(schedule: Schedule, millis: number, onTimeout: () => E): Effect.Effect<never, E> =>
+  Effect.callback<never, E>((resume) => {
+    const handle = schedule.start(millis, { onTimer: () => resume(Effect.fail(onTimeout())) })
+    return Effect.sync(() => schedule.cancel(handle))
+  })

@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -21,9 +22,10 @@ import {
   SocketReadTimeout,
   SocketTimeout
 } from "../CosocketError.js"
-import type { DatagramConnector, DatagramTarget, DatagramTransport, TransportFailure } from "../Transport.js"
+import type { DatagramConnector, DatagramTransport, TransportFailure } from "../Transport.js"
 import type * as Api from "../UdpSocket.js"
 import { encode } from "./sendable.js"
+import * as target from "./target.js"
 import * as timer from "./timer.js"
 import * as validate from "./validate.js"
 
@@ -31,8 +33,6 @@ import * as validate from "./validate.js"
 export const MAX_DATAGRAM_SIZE = 65536
 
 const EMPTY = new Uint8Array(0)
-
-const READ_TIMED_OUT: unique symbol = Symbol.for("effect-cosocket/UdpReadTimedOut")
 
 /** Error codes that report an ICMP error from the peer's side: the socket stays usable. */
 const unreachable: ReadonlySet<string> = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN"])
@@ -124,25 +124,14 @@ export class Endpoint {
   }
 }
 
-/** Parses `setPeername`'s arguments into a target and its printable address. */
-const parsePeer = (
-  host: unknown,
-  port: unknown,
-  supportsUnix: boolean
-): { readonly target: DatagramTarget; readonly address: string } | InvalidArgument => {
-  if (typeof host !== "string") return validate.invalid("host", `string expected, got ${validate.typeName(host)}`)
-  if (host.slice(0, 5).toLowerCase() === "unix:") {
-    const path = validate.unixPath(host, host.slice(5))
-    if (validate.isInvalid(path)) return path
-    if (!supportsUnix) return validate.invalid("host", "datagram unix domain sockets are not supported")
-    return { target: { _tag: "Unix", path }, address: host }
+/** Parses `setPeername`'s arguments; a datagram peer needs a port (node:dgram cannot connect to port 0). */
+const parsePeer = (host: unknown, port: unknown, supportsUnix: boolean): target.ParsedTarget | InvalidArgument => {
+  const parsed = target.parse(host, port, 1)
+  if (validate.isInvalid(parsed)) return parsed
+  if (parsed.target._tag === "Unix" && !supportsUnix) {
+    return validate.invalid("host", "datagram unix domain sockets are not supported")
   }
-  // A datagram peer needs a port: node:dgram cannot connect to port 0.
-  const p = validate.port(port, 1)
-  if (validate.isInvalid(p)) return p
-  const bare = validate.host(host)
-  if (validate.isInvalid(bare)) return bare
-  return { target: { _tag: "Inet", host: bare, port: p }, address: `${host}:${p}` }
+  return parsed
 }
 
 /** Accepts the TS-typed size and also the runtime forms OpenResty accepts (`"1400"`, `2.9`). */
@@ -159,7 +148,7 @@ const parseSize = (size: unknown): number | InvalidArgument => {
 export class UdpSocketImpl implements Api.UdpSocket {
   private endpoint: Endpoint | undefined = undefined
   /** OpenResty's `waiting` flag: a `setPeername` or a `receive` is in flight. */
-  private busy = false
+  busy = false
   /** The owning scope ended. */
   private finished = false
   private localAddress: string | undefined = undefined
@@ -168,7 +157,9 @@ export class UdpSocketImpl implements Api.UdpSocket {
 
   constructor(
     readonly connector: DatagramConnector,
-    readonly config: CosocketConfig.Settings
+    readonly config: CosocketConfig.Settings,
+    /** Timers on the Clock of the fiber that made the socket (TestClock in tests). */
+    readonly schedule: timer.Schedule
   ) {}
 
   /** Scope finalizer: closes the endpoint and wakes a blocked receive. */
@@ -203,14 +194,19 @@ export class UdpSocketImpl implements Api.UdpSocket {
       const previous = this.endpoint
       this.endpoint = undefined
       if (previous !== undefined) previous.close()
-      const endpoint = new Endpoint(parsed.address, this.config.udpQueueSize, this.countDrop)
+      const endpoint = new Endpoint(parsed.name, this.config.udpQueueSize, this.countDrop)
       this.endpoint = endpoint
       this.busy = true
       const open = this.connector.open(parsed.target, {
         localAddress: this.localAddress,
         handlers: { onDatagram: endpoint.push, onError: endpoint.fail }
       })
-      return timer.withTimeout(open, this.config.connectTimeout, () => new SocketTimeout({ operation: "connect" }))
+      return timer.withTimeout(
+        this.schedule,
+        open,
+        this.config.connectTimeout,
+        () => new SocketTimeout({ operation: "connect" })
+      )
         .pipe(
           Effect.onExit((exit) =>
             Effect.sync(() => {
@@ -280,38 +276,7 @@ export class UdpSocketImpl implements Api.UdpSocket {
       const first = endpoint.queue.poll()
       if (first !== undefined) return settle(endpoint, first, max)
       this.busy = true
-      const waitOnce = timer.withTimeout(
-        Effect.callback<void>((resume) => {
-          endpoint.waker = () => resume(Effect.void)
-          return Effect.sync(() => {
-            endpoint.waker = undefined
-          })
-        }),
-        this.readTimeout ?? this.config.readTimeout,
-        (): typeof READ_TIMED_OUT => READ_TIMED_OUT
-      )
-      const loop: Effect.Effect<Uint8Array, Api.ReceiveError | typeof READ_TIMED_OUT> = Effect.flatMap(
-        waitOnce,
-        () => {
-          if (endpoint.closed) return Effect.fail(new SocketClosed({ operation: "receive" }))
-          const entry = endpoint.queue.poll()
-          return entry === undefined ? loop : settle(endpoint, entry, max)
-        }
-      )
-      return loop.pipe(
-        Effect.catchIf(
-          (e): e is typeof READ_TIMED_OUT => e === READ_TIMED_OUT,
-          () =>
-            Effect.fail(
-              endpoint.closed
-                ? new SocketClosed({ operation: "receive" })
-                : new SocketReadTimeout({ operation: "receive", partial: EMPTY })
-            )
-        ),
-        Effect.ensuring(Effect.sync(() => {
-          this.busy = false
-        }))
-      )
+      return new ReceiveWait(this, endpoint, max, this.readTimeout ?? this.config.readTimeout).run()
     })
   }
 
@@ -359,6 +324,59 @@ export class UdpSocketImpl implements Api.UdpSocket {
   }
 }
 
+/** A receive waiting for the endpoint's queue, with the read timeout on the socket's schedule. */
+class ReceiveWait extends timer.InactivityWait<Uint8Array, Api.ReceiveError> {
+  private entry: Entry | undefined = undefined
+
+  constructor(
+    readonly socket: UdpSocketImpl,
+    readonly endpoint: Endpoint,
+    readonly max: number,
+    timeout: Duration.Duration
+  ) {
+    super(socket.schedule, timeout)
+  }
+
+  /** The endpoint's waker: a datagram or an error was queued, or the endpoint closed. */
+  private readonly wake = (): void => {
+    if (this.isSettled) return
+    const endpoint = this.endpoint
+    if (endpoint.closed) return this.finish(this.closed)
+    this.entry = endpoint.queue.poll()
+    if (this.entry !== undefined) return this.finish(this.received)
+    endpoint.waker = this.wake
+  }
+
+  private received(): Effect.Effect<Uint8Array, Api.ReceiveError> {
+    return settle(this.endpoint, this.entry!, this.max)
+  }
+
+  private closed(): Effect.Effect<Uint8Array, Api.ReceiveError> {
+    return Effect.fail(new SocketClosed({ operation: "receive" }))
+  }
+
+  private timedOut(): Effect.Effect<Uint8Array, Api.ReceiveError> {
+    return Effect.fail(new SocketReadTimeout({ operation: "receive", partial: EMPTY }))
+  }
+
+  protected start(): void {
+    this.endpoint.waker = this.wake
+    if (this.endpoint.closed) this.wake()
+  }
+
+  protected stop(): void {
+    this.socket.busy = false
+    this.endpoint.waker = undefined
+  }
+
+  protected onTimeout(): void {
+    this.finish(this.endpoint.closed ? this.closed : this.timedOut)
+  }
+
+  // A receive consumes nothing until it settles: interruption leaves the queue as it was.
+  protected onInterrupt(): void {}
+}
+
 /** Turns a queued entry into the receive's result. */
 const settle = (endpoint: Endpoint, entry: Entry, size: number): Effect.Effect<Uint8Array, Api.ReceiveError> => {
   if (entry instanceof QueuedFailure) {
@@ -388,9 +406,10 @@ const sendError = (endpoint: Endpoint, f: TransportFailure): ConnectError | Sock
 /** `ngx.socket.udp()`: a socket object bound to the caller's scope. */
 export const make = (
   connector: DatagramConnector,
-  config: CosocketConfig.Settings
+  config: CosocketConfig.Settings,
+  clock: Clock.Clock
 ): Effect.Effect<UdpSocketImpl, never, Scope.Scope> =>
   Effect.suspend(() => {
-    const socket = new UdpSocketImpl(connector, config)
+    const socket = new UdpSocketImpl(connector, config, timer.forClock(clock))
     return Effect.as(Effect.addFinalizer(() => socket.finish), socket)
   })

@@ -12,7 +12,7 @@ import type * as Net from "node:net"
 import * as ConnectionPool from "../ConnectionPool.js"
 import * as CosocketConfig from "../CosocketConfig.js"
 import type { InvalidArgument } from "../CosocketError.js"
-import * as tcpSocket from "../internal/tcpSocket.js"
+import * as tcpSocket from "../internal/tcp/lifetime.js"
 import type * as TcpSocket from "../TcpSocket.js"
 import * as Transport from "../Transport.js"
 import * as datagramTransport from "./internal/datagramTransport.js"
@@ -151,7 +151,8 @@ export const fromSocket = (socket: Net.Socket): Effect.Effect<TcpSocket.TcpSocke
   return Effect.gen(function*() {
     const config = yield* CosocketConfig.CosocketConfig
     const connector = { connect: streamTransport.connect, upgradeTls: tlsTransport.upgrade }
-    const cosocket = yield* tcpSocket.make(connector, unpooled, config, yield* Clock.Clock, yield* Effect.scope)
+    const services = { connector, pool: unpooled, config, clock: yield* Clock.Clock, tracing: undefined }
+    const cosocket = yield* tcpSocket.make(services, yield* Effect.scope)
     cosocket.adopt(transport, unpooledLease)
     return cosocket
   })
@@ -167,6 +168,5 @@ const unpooledLease: ConnectionPool.Lease = {
 /** Connections made by a `fromSocket` cosocket's later `connect` calls are not pooled either. */
 const unpooled: ConnectionPool.ConnectionPool = {
   acquire: () => Effect.succeed(unpooledLease),
-  acquireNow: () => unpooledLease,
   stats: Effect.succeed(new Map())
 }

@@ -1,0 +1,175 @@
+/**
+ * Opening a connection for a socket: take a slot (or an idle connection) from the pool, connect
+ * through the connector, upgrade to TLS when asked, all within the connect timeout, with the
+ * `cosocket.connect`, `cosocket.pool.wait`, `cosocket.resolve` and `cosocket.tls.handshake` spans
+ * when a tracer is installed.
+ *
+ * @internal
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Pool from "../../ConnectionPool.js"
+import type * as CosocketConfig from "../../CosocketConfig.js"
+import { SocketTimeout, TlsError } from "../../CosocketError.js"
+import type * as Api from "../../TcpSocket.js"
+import type { StreamConnector, StreamTarget, StreamTransport, TlsUpgradeOptions } from "../../Transport.js"
+import { acquireNow } from "../pool.js"
+import * as timer from "../timer.js"
+import * as tracing from "../tracing.js"
+import * as validate from "../validate.js"
+import { Connection } from "./connection.js"
+
+/** A `connect` ready to run on a socket: where to, the full pool key and limits, the bind address and TLS. */
+export class ConnectPlan {
+  constructor(
+    readonly target: StreamTarget,
+    readonly key: string,
+    readonly limits: Pool.PoolLimits,
+    readonly localAddress: string | undefined,
+    readonly upgrade: TlsUpgradeOptions | undefined
+  ) {}
+}
+
+/** What opening a connection needs from its socket. */
+export interface Opener {
+  readonly connector: StreamConnector
+  readonly pool: Pool.ConnectionPool
+  readonly config: CosocketConfig.Settings
+  readonly schedule: timer.Schedule
+  readonly tracing: tracing.Tracing | undefined
+  readonly connectTimeout: Duration.Duration
+  /** The server name of the last connect, for the handshake span. */
+  readonly tlsHost: string | undefined
+}
+
+/** `restore` of the uninterruptible region the open runs in. */
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * Opens the planned connection; run it uninterruptibly (`restore` makes the pool wait and the
+ * connect interruptible). `attach` gets the connection. Returns `undefined` when an idle pooled
+ * connection was attached at once (no Effect needed); otherwise `connecting` is called with
+ * `true` before waiting and `false` when the open ends.
+ */
+export const open = (
+  opener: Opener,
+  restore: Restore,
+  plan: ConnectPlan,
+  attach: (conn: Connection) => void,
+  connecting: (on: boolean) => void
+): Effect.Effect<void, Api.ConnectFailure> | undefined => {
+  if (opener.tracing === undefined) return openPlanned(opener, restore, plan, attach, connecting)
+  let conn: Connection | undefined
+  const attachTraced = (c: Connection) => {
+    conn = c
+    attach(c)
+  }
+  return tracing.span(
+    "cosocket.connect",
+    "client",
+    tracing.targetAttributes(plan.target, plan.key),
+    Effect.suspend(() => openPlanned(opener, restore, plan, attachTraced, connecting) ?? Effect.void),
+    (span) => {
+      if (conn === undefined || conn.isGone) return
+      span.attribute("cosocket.reused_times", conn.reusedTimes)
+      const peer = plan.target._tag === "Inet" ? conn.transport.remoteAddress() : undefined
+      if (peer !== undefined) {
+        span.attribute("network.peer.address", peer.address)
+        span.attribute("network.peer.port", peer.port)
+      }
+    }
+  )
+}
+
+const openPlanned = (
+  opener: Opener,
+  restore: Restore,
+  plan: ConnectPlan,
+  attach: (conn: Connection) => void,
+  connecting: (on: boolean) => void
+): Effect.Effect<void, Api.ConnectFailure> | undefined => {
+  const { key, limits, localAddress, target, upgrade } = plan
+  const now = acquireNow(opener.pool, key, limits)
+  if (now !== undefined && "_tag" in now) return Effect.fail(now)
+  if (now !== undefined && now.reused !== undefined) {
+    attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
+    return undefined
+  }
+  connecting(true)
+  const timeout = opener.connectTimeout
+  const acquire = now !== undefined
+    ? Effect.succeed(now)
+    : opener.tracing === undefined
+    ? opener.pool.acquire(key, limits, timeout)
+    : tracing.span(
+      "cosocket.pool.wait",
+      "internal",
+      { "cosocket.pool.key": key },
+      opener.pool.acquire(key, limits, timeout)
+    )
+  return Effect.flatMap(acquire, (lease: Pool.Lease) => {
+    if (lease.reused !== undefined) {
+      const reused = lease.reused
+      return Effect.sync(() => attach(new Connection(reused.transport, lease, reused.reusedTimes)))
+    }
+    const noDelay = opener.config.noDelay
+    const connector = opener.connector
+    const fresh = opener.tracing !== undefined && target._tag === "Inet" && !validate.isIpAddress(target.host)
+      ? tracing.resolving(target.host, (onLookup) => connector.connect(target, { localAddress, noDelay, onLookup }))
+      : connector.connect(target, { localAddress, noDelay })
+    // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
+    const connect = upgrade === undefined ? fresh : upgradeFresh(opener, fresh, upgrade)
+    return restore(
+      timer.withTimeout(opener.schedule, connect, timeout, () => new SocketTimeout({ operation: "connect" }))
+    ).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (exit._tag === "Success") {
+            lease.connected?.()
+            attach(new Connection(exit.value, lease, 0))
+          } else {
+            lease.release()
+          }
+        })
+      ),
+      Effect.asVoid
+    )
+  }).pipe(Effect.ensuring(Effect.sync(() => connecting(false))))
+}
+
+/** Connect, then upgrade, as one effect; the fresh transport is destroyed if the upgrade fails. */
+const upgradeFresh = <E>(
+  opener: Opener,
+  fresh: Effect.Effect<StreamTransport, E>,
+  options: TlsUpgradeOptions
+): Effect.Effect<StreamTransport, E | TlsError> => {
+  const upgrade = opener.connector.upgradeTls
+  if (upgrade === undefined) return Effect.fail(noTlsSupport())
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      restore(fresh),
+      (transport) =>
+        restore(traceHandshake(opener, upgrade(transport, options), options)).pipe(
+          Effect.onError(() => Effect.sync(() => transport.destroy()))
+        )
+    )
+  )
+}
+
+/** A TLS upgrade in a `cosocket.tls.handshake` span (only when a tracer is installed). */
+export const traceHandshake = <E>(
+  opener: Opener,
+  upgrade: Effect.Effect<StreamTransport, E>,
+  options: TlsUpgradeOptions
+): Effect.Effect<StreamTransport, E> => {
+  if (opener.tracing === undefined) return upgrade
+  const attributes: Record<string, unknown> = { "network.transport": "tcp" }
+  if (opener.tlsHost !== undefined) attributes["server.address"] = opener.tlsHost
+  if (options.serverName !== undefined) attributes["tls.client.server_name"] = options.serverName
+  return tracing.span("cosocket.tls.handshake", "client", attributes, upgrade, (span, transport) => {
+    if (transport.tls !== undefined) tracing.annotateTls(span, transport.tls)
+  })
+}
+
+export const noTlsSupport = (): TlsError =>
+  new TlsError({ reason: "setup", detail: "tls is not supported by this connector" })

@@ -1,0 +1,522 @@
+/**
+ * The socket object (`ngx.socket.tcp()`): settings, the busy flags and the current connection.
+ * Each operation validates its arguments, asks the busy table whether it may run, and hands the
+ * work to the module that does it: ./connect.ts opens connections, ./readPath.ts and
+ * ./writePath.ts move bytes, ./handshake.ts upgrades a connection to TLS.
+ *
+ * @internal
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Pool from "../../ConnectionPool.js"
+import type * as CosocketConfig from "../../CosocketConfig.js"
+import {
+  DirtyConnection,
+  DubiousConnection,
+  type InvalidArgument,
+  SocketClosed,
+  TlsError,
+  UnreadDataInBuffer,
+  UnsupportedOption
+} from "../../CosocketError.js"
+import type * as Api from "../../TcpSocket.js"
+import type * as TlsApi from "../../Tls.js"
+import type { StreamConnector, StreamTransport } from "../../Transport.js"
+import * as needs from "../needs.js"
+import { encode } from "../sendable.js"
+import type * as timer from "../timer.js"
+import * as tls from "../tls.js"
+import * as tracing from "../tracing.js"
+import * as validate from "../validate.js"
+import * as args from "./arguments.js"
+import { Busy, type BusyErrorOf, type BusyOperation } from "./busy.js"
+import * as connect from "./connect.js"
+import { Connection } from "./connection.js"
+import * as handshake from "./handshake.js"
+import * as readPath from "./readPath.js"
+import { untilReader } from "./untilReader.js"
+import * as writePath from "./writePath.js"
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * What the lifetime constructors (./lifetime.ts) and `NodeCosocket.fromSocket` need beyond the
+ * public API, in one place.
+ */
+export interface SocketInternals {
+  /** Plans a validated `connect` on this socket: busy checks, closing the previous connection, the full pool key. */
+  plan(request: args.ConnectRequest): connect.ConnectPlan | Api.ConnectFailure
+  /** Runs a plan (call it uninterruptibly); `undefined`: an idle pooled connection was attached at once. */
+  open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined
+  /** Takes an already connected transport (an accepted server-side socket) as the connection. */
+  adopt(transport: StreamTransport, lease: Pool.Lease): void
+  /** `setKeepalive`'s synchronous part (arguments valid, not busy): pools or closes the connection. */
+  checkin(idleTimeout: Duration.Duration, force: boolean): Api.KeepaliveError | undefined
+  /** Connect, send and read timeouts at once (`undefined`: the configured defaults). */
+  setAllTimeouts(timeout: Duration.Duration | undefined): void
+  /** A fiber is connecting, reading or writing. */
+  readonly isBusy: boolean
+  /** Ends the socket's lifetime: closes what is still open and wakes blocked fibers. */
+  release(): void
+}
+
+/** Socket options as `getOption` reports them, per connection. */
+interface Options {
+  "tcp-nodelay": number
+  keepalive: number
+}
+
+export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Opener {
+  conn: Connection | undefined = undefined
+  readonly busy = new Busy()
+  /** The owning scope ended: the object is finished. */
+  private finished = false
+  private localAddress: string | undefined = undefined
+  private connectTimeoutSet: Duration.Duration | undefined = undefined
+  private sendTimeoutSet: Duration.Duration | undefined = undefined
+  private readTimeoutSet: Duration.Duration | undefined = undefined
+  /** The current connection's options (what `setOption` set since it was made). */
+  private options: Options
+  /** The host of the last `connect` (inet targets): the default TLS server name. */
+  tlsHost: string | undefined = undefined
+  /** A span per read and send. */
+  private readonly traceIo: boolean
+
+  constructor(
+    readonly connector: StreamConnector,
+    readonly pool: Pool.ConnectionPool,
+    readonly config: CosocketConfig.Settings,
+    /** Timers on the Clock of the fiber that made the socket (TestClock in tests). */
+    readonly schedule: timer.Schedule,
+    /** What to trace; `undefined`: nothing (no tracer installed), the engine makes no span. */
+    readonly tracing: tracing.Tracing | undefined = undefined
+  ) {
+    this.traceIo = tracing !== undefined && tracing.io
+    this.options = this.defaultOptions
+  }
+
+  private get defaultOptions(): Options {
+    return { "tcp-nodelay": this.config.noDelay ? 1 : 0, keepalive: 0 }
+  }
+
+  release(): void {
+    this.finished = true
+    const conn = this.conn
+    this.conn = undefined
+    if (conn !== undefined) conn.destroy()
+  }
+
+  get isBusy(): boolean {
+    return this.busy.any
+  }
+
+  get connectTimeout(): Duration.Duration {
+    return this.connectTimeoutSet ?? this.config.connectTimeout
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // connect
+
+  connect(
+    host: string,
+    portOrOptions?: number | Api.ConnectOptions,
+    maybeOptions?: Api.ConnectOptions
+  ): Effect.Effect<void, Api.ConnectFailure> {
+    return Effect.suspend((): Effect.Effect<void, Api.ConnectFailure> => {
+      const request = args.parseConnect(host, portOrOptions, maybeOptions)
+      const plan = request instanceof args.ConnectRequest ? this.plan(request) : request
+      if (!(plan instanceof connect.ConnectPlan)) return Effect.fail(plan)
+      // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait and
+      // the connect itself (restore) can be interrupted.
+      return Effect.uninterruptibleMask((restore) => this.open(restore, plan) ?? Effect.void)
+    })
+  }
+
+  plan(request: args.ConnectRequest): connect.ConnectPlan | Api.ConnectFailure {
+    const upgrade = request.tls?.upgrade
+    if (upgrade !== undefined && this.connector.upgradeTls === undefined) return connect.noTlsSupport()
+    const busy = this.busy.conflict("connect")
+    if (busy !== undefined) return busy
+    if (this.finished) return new SocketClosed({ operation: "connect" })
+    // Connecting again closes the previous connection (not pooled).
+    const previous = this.conn
+    this.conn = undefined
+    if (previous !== undefined) previous.destroy()
+    const local = this.localAddress
+    this.tlsHost = request.target._tag === "Inet" ? request.target.host : undefined
+    const key = request.key + (local !== undefined ? ` bind=${local}` : "") +
+      (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
+    return new connect.ConnectPlan(request.target, key, request.limits, local, upgrade)
+  }
+
+  open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined {
+    return connect.open(this, restore, plan, this.attach, this.setConnecting)
+  }
+
+  private readonly setConnecting = (on: boolean): void => {
+    this.busy.connecting = on
+  }
+
+  /** Makes `conn` the current connection, unless the socket's lifetime ended meanwhile. */
+  readonly attach = (conn: Connection): void => {
+    if (this.finished) {
+      conn.destroy()
+      return
+    }
+    this.conn = conn
+    this.options = this.defaultOptions
+  }
+
+  adopt(transport: StreamTransport, lease: Pool.Lease): void {
+    const previous = this.conn
+    if (previous !== undefined) previous.destroy()
+    this.attach(new Connection(transport, lease, 0))
+  }
+
+  bind(address: string): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      if (typeof address !== "string" || !(validate.isIpAddress(address))) {
+        return Effect.fail(validate.invalid("address", "bad address"))
+      }
+      this.localAddress = address
+      return Effect.void
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // reads
+
+  /** `receive()` / `receive("*l")`, built on first use: line protocols call it for every line. */
+  private lineNeed: needs.LineNeed | undefined = undefined
+  private lineRead: Effect.Effect<Uint8Array, Api.ReceiveError> | undefined = undefined
+  private get receiveLine(): Effect.Effect<Uint8Array, Api.ReceiveError> {
+    return this.lineRead ??= Effect.suspend(() => {
+      const need = this.lineNeed ??= new needs.LineNeed(this.config.maxLineLength)
+      need.reset()
+      return this.read("receive", need)
+    })
+  }
+
+  receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
+    if (pattern === undefined || pattern === "*l") return this.receiveLine
+    // Parsed once, when the effect is made: a read effect reused in a loop parses nothing again.
+    const p = args.parsePattern(pattern)
+    if (validate.isInvalid(p)) return Effect.fail(p)
+    if (p === "*l") return Effect.suspend(() => this.read("receive", new needs.LineNeed(this.config.maxLineLength)))
+    if (p === 0) return Effect.suspend(() => this.readable("receive") ?? Effect.succeed(EMPTY))
+    // Stateless needs: one serves every run of the effect.
+    const need: needs.Need<Uint8Array> = p === "*a"
+      ? new needs.AllNeed(this.config.maxReceiveSize)
+      : new needs.ExactNeed(p)
+    return Effect.suspend(() => this.read("receive", need))
+  }
+
+  receiveAny(max: number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
+    const n = args.parseCount("max", max)
+    if (validate.isInvalid(n)) return Effect.fail(n)
+    const need = new needs.AnyNeed(n)
+    return Effect.suspend(() => this.read("receiveAny", need))
+  }
+
+  receiveUntil(
+    pattern: string | Uint8Array,
+    options?: { readonly inclusive?: boolean | undefined }
+  ): Effect.Effect<Api.UntilReader, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<Api.UntilReader, InvalidArgument> => {
+      const parsed = args.parseUntil(pattern, options)
+      if (validate.isInvalid(parsed)) return Effect.fail(parsed)
+      const state = new needs.UntilState(parsed.pattern, parsed.inclusive)
+      return Effect.succeed(untilReader(state, this.config.maxReceiveSize, (need) => this.read("receiveUntil", need)))
+    })
+  }
+
+  /** The up-front check of every read: the failure, if it may not run. */
+  private readable(operation: readPath.ReadOperation): Effect.Effect<never, Api.ReceiveError> | undefined {
+    const busy = this.busy.conflict(operation)
+    if (busy !== undefined) return Effect.fail(busy)
+    const conn = this.conn
+    if (conn === undefined || !conn.canRead) return Effect.fail(new SocketClosed({ operation }))
+    return undefined
+  }
+
+  /** Runs a need on the current connection, after the checks. */
+  private read<A>(operation: readPath.ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
+    const failed = this.readable(operation)
+    if (failed !== undefined) return failed
+    if (!this.traceIo) return this.readNow(operation, need)
+    return tracing.span(
+      "cosocket.receive",
+      "client",
+      { ...this.ioAttributes(), "cosocket.operation": operation },
+      Effect.suspend(() => this.readNow(operation, need)),
+      (span, value) => {
+        if (value instanceof Uint8Array) span.attribute("cosocket.bytes", value.length)
+      }
+    )
+  }
+
+  private readNow<A>(operation: readPath.ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
+    return readPath.read(
+      this.conn!,
+      operation,
+      need,
+      this.busy,
+      this.schedule,
+      this.readTimeoutSet ?? this.config.readTimeout
+    )
+  }
+
+  private ioAttributes(): Record<string, unknown> {
+    const key = this.conn?.lease.key
+    return key === undefined || key === "" ?
+      { "network.transport": "tcp" } :
+      { "network.transport": "tcp", "cosocket.pool.key": key }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // writes
+
+  send(data: Api.Sendable): Effect.Effect<number, Api.SendError> {
+    return Effect.suspend((): Effect.Effect<number, Api.SendError> => {
+      const bytes = encode(data)
+      if (validate.isInvalid(bytes)) return Effect.fail(bytes)
+      const busy = this.busy.conflict("send")
+      if (busy !== undefined) return Effect.fail(busy)
+      const conn = this.conn
+      if (conn === undefined || !conn.canWrite) return Effect.fail(new SocketClosed({ operation: "send" }))
+      if (bytes.length === 0) return Effect.succeed(0)
+      if (!this.traceIo) return this.writeNow(conn, bytes)
+      return tracing.span(
+        "cosocket.send",
+        "client",
+        this.ioAttributes(),
+        Effect.suspend(() => this.writeNow(conn, bytes)),
+        (span, sent) => span.attribute("cosocket.bytes", sent)
+      )
+    })
+  }
+
+  private writeNow(conn: Connection, bytes: Uint8Array): Effect.Effect<number, Api.SendError> {
+    return writePath.write(conn, bytes, this.busy, this.schedule, this.sendTimeoutSet ?? this.config.sendTimeout)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ending a connection: close, shutdown, keepalive
+
+  /** The current connection when `operation` may run on it (busy checks, not gone). */
+  private usable<O extends BusyOperation>(operation: O): Connection | BusyErrorOf<O> | SocketClosed {
+    const busy = this.busy.conflict(operation)
+    if (busy !== undefined) return busy
+    const conn = this.conn
+    return conn === undefined || conn.isGone ? new SocketClosed({ operation }) : conn
+  }
+
+  get close(): Effect.Effect<void, Api.CloseError> {
+    return Effect.suspend((): Effect.Effect<void, Api.CloseError> => {
+      const conn = this.usable("close")
+      if (!(conn instanceof Connection)) return Effect.fail(conn)
+      this.conn = undefined
+      conn.destroy()
+      return Effect.void
+    })
+  }
+
+  shutdown(
+    direction: "send"
+  ): Effect.Effect<void, SocketClosed | BusyErrorOf<"shutdown"> | InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, SocketClosed | BusyErrorOf<"shutdown"> | InvalidArgument> => {
+      if (direction !== "send") {
+        return Effect.fail(validate.invalid("direction", `bad direction: ${validate.describe(direction)}`))
+      }
+      const conn = this.usable("shutdown")
+      if (!(conn instanceof Connection)) return Effect.fail(conn)
+      if (!conn.canWrite) return Effect.fail(new SocketClosed({ operation: "shutdown" }))
+      // FIN after everything already handed over; reads go on. Never pooled afterwards.
+      conn.transport.shutdown()
+      conn.closeHalf("write")
+      return Effect.void
+    })
+  }
+
+  setKeepalive(
+    idle?: Duration.Input,
+    options?: { readonly force?: boolean | undefined }
+  ): Effect.Effect<void, Api.KeepaliveError> {
+    return Effect.suspend((): Effect.Effect<void, Api.KeepaliveError> => {
+      const parsed = args.parseKeepalive(idle, options)
+      if (validate.isInvalid(parsed)) return Effect.fail(parsed)
+      const busy = this.busy.conflict("setKeepalive")
+      if (busy !== undefined) return Effect.fail(busy)
+      const refused = this.checkin(parsed.idleTimeout ?? this.config.keepaliveTimeout, parsed.force)
+      return refused === undefined ? Effect.void : Effect.fail(refused)
+    })
+  }
+
+  checkin(idleTimeout: Duration.Duration, force: boolean): Api.KeepaliveError | undefined {
+    const conn = this.conn
+    if (conn === undefined || conn.isGone) return new SocketClosed({ operation: "setKeepalive" })
+    // From here on every refusal comes from the connection's state, so the connection is closed:
+    // the caller cannot use it for anything sensible any more.
+    const refused = this.refusal(conn, force)
+    this.conn = undefined
+    if (refused !== undefined) {
+      conn.destroy()
+      return refused
+    }
+    // A pooled connection goes back with the options every connection starts with.
+    const defaults = this.defaultOptions
+    if (this.options["tcp-nodelay"] !== defaults["tcp-nodelay"]) conn.transport.setNoDelay(this.config.noDelay)
+    if (this.options.keepalive !== defaults.keepalive) conn.transport.setKeepAlive(false, 0)
+    const transport = conn.handOver()
+    if (!conn.lease.checkin({ transport, reusedTimes: conn.reusedTimes }, idleTimeout)) transport.destroy()
+    return undefined
+  }
+
+  /** Why the connection may not go back into the pool, if it may not. */
+  private refusal(conn: Connection, force: boolean): Api.KeepaliveError | undefined {
+    if (conn.state !== "open" || conn.end !== "open") return new SocketClosed({ operation: "setKeepalive" })
+    if (conn.buffer.length > 0) return new UnreadDataInBuffer({ bytes: conn.buffer.length })
+    const t = conn.transport
+    const pending = t.pendingBytes()
+    if (pending > 0) return new DubiousConnection({ pendingBytes: pending, eof: t.isEnded() })
+    // The peer already closed (FIN or error), even if no read has seen it yet.
+    if (t.isEnded() || t.failure() !== undefined || t.isDestroyed()) {
+      return new SocketClosed({ operation: "setKeepalive" })
+    }
+    if (conn.dirty !== undefined && !force) return new DirtyConnection({ reason: conn.dirty })
+    return undefined
+  }
+
+  get getReusedTimes(): Effect.Effect<number, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<number, SocketClosed> => {
+      if (this.busy.connecting) return Effect.succeed(0)
+      const conn = this.conn
+      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "getReusedTimes" }))
+      return Effect.succeed(conn.reusedTimes)
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // timeouts and options
+
+  setTimeout(timeout: Duration.Input): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      const t = validate.timeout("timeout", timeout)
+      if (validate.isInvalid(t)) return Effect.fail(t)
+      this.setAllTimeouts(t)
+      return Effect.void
+    })
+  }
+
+  setAllTimeouts(timeout: Duration.Duration | undefined): void {
+    this.connectTimeoutSet = timeout
+    this.sendTimeoutSet = timeout
+    this.readTimeoutSet = timeout
+  }
+
+  setTimeouts(
+    connect: Duration.Input,
+    send: Duration.Input,
+    read: Duration.Input
+  ): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<void, InvalidArgument> => {
+      const c = validate.timeout("connect", connect)
+      if (validate.isInvalid(c)) return Effect.fail(c)
+      const s = validate.timeout("send", send)
+      if (validate.isInvalid(s)) return Effect.fail(s)
+      const r = validate.timeout("read", read)
+      if (validate.isInvalid(r)) return Effect.fail(r)
+      this.connectTimeoutSet = c
+      this.sendTimeoutSet = s
+      this.readTimeoutSet = r
+      return Effect.void
+    })
+  }
+
+  setOption(
+    option: Api.SocketOption,
+    value: boolean | number
+  ): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> {
+    return Effect.suspend((): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      if (typeof option !== "string" || option.length === 0) {
+        return Effect.fail(validate.invalid("option", `missing the "option" argument`))
+      }
+      if (!args.isSocketOption(option)) {
+        return Effect.fail(validate.invalid("option", `unsupported option ${validate.quote(option)}`))
+      }
+      if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
+        return Effect.fail(validate.invalid("value", `missing the "value" argument`))
+      }
+      if (!args.isSupportedOption(option)) return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
+      const conn = this.conn
+      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "setOption" }))
+      const enabled = value === true || (typeof value === "number" && value !== 0)
+      if (option === "tcp-nodelay") conn.transport.setNoDelay(enabled)
+      else conn.transport.setKeepAlive(enabled, 0)
+      this.options[option] = enabled ? 1 : 0
+      return Effect.void
+    })
+  }
+
+  getOption(option: Api.SocketOption): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> {
+    return Effect.suspend((): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      if (!args.isSocketOption(option)) {
+        return Effect.fail(validate.invalid("option", `unsupported option ${validate.describe(option)}`))
+      }
+      if (!args.isSupportedOption(option)) return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
+      const conn = this.conn
+      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "getOption" }))
+      return Effect.succeed(this.options[option])
+    })
+  }
+
+  get localAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    return this.addressInfo("localAddressInfo")
+  }
+
+  get remoteAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    return this.addressInfo("remoteAddressInfo")
+  }
+
+  private addressInfo(
+    operation: "localAddressInfo" | "remoteAddressInfo"
+  ): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> => {
+      const conn = this.conn
+      const t = conn !== undefined && !conn.isGone ? conn.transport : undefined
+      const info = operation === "localAddressInfo" ? t?.localAddress() : t?.remoteAddress()
+      return info === undefined ? Effect.fail(new SocketClosed({ operation })) : Effect.succeed(info)
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // TLS on an established connection
+
+  sslHandshake(options?: TlsApi.TlsOptions): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> {
+    return Effect.suspend((): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
+      const parsed = validate.guard("options", () => tls.parse(options, this.tlsHost))
+      if (parsed instanceof TlsError || validate.isInvalid(parsed)) return Effect.fail(parsed)
+      const conn = this.usable("handshake")
+      if (!(conn instanceof Connection)) return Effect.fail(conn)
+      if (conn.state !== "open") return Effect.fail(new SocketClosed({ operation: "handshake" }))
+      this.busy.connecting = true
+      return handshake.run(this, conn, parsed, this.replaceConnection).pipe(
+        Effect.ensuring(Effect.sync(() => this.setConnecting(false)))
+      )
+    })
+  }
+
+  /** After a TLS upgrade: the upgraded transport becomes the connection (false: the socket moved on). */
+  private readonly replaceConnection = (conn: Connection, transport: StreamTransport): boolean => {
+    if (this.conn !== conn) {
+      transport.destroy()
+      return false
+    }
+    conn.handOver()
+    const next = new Connection(transport, conn.lease, conn.reusedTimes)
+    next.dirty = conn.dirty
+    this.conn = next
+    return true
+  }
+}
