@@ -1,11 +1,11 @@
 /**
- * The keyed keepalive pool (design section 8, spec A.11), on plain Effect primitives.
+ * The keyed keepalive pool (OpenResty's `setkeepalive` pool), on plain Effect primitives.
  *
  * Per key: an intrusive MRU list of idle connections (taken from the back, LRU evicted from the
  * front), a FIFO list of waiting acquires, and counters. Every deadline (idle timeouts and waits)
- * lives in one indexed min-heap served by a single sweeper fiber per pool that sleeps on Effect's
- * Clock until the earliest one, so TestClock drives it and an idle connection costs a few small
- * objects, not a fiber. A waker on each idle transport drops it on data, FIN or error.
+ * lives in one indexed min-heap with one timer per pool, armed for the earliest on the engine's
+ * schedule (./timer.ts), so TestClock drives it and an idle connection costs a few small objects,
+ * not a fiber. A waker on each idle transport drops it on data, FIN or error.
  *
  * Everything here is synchronous and single-threaded: a slot that frees up (release, eviction,
  * check-in) is handed straight to the first waiter; a grant that races with the waiter's
@@ -24,130 +24,13 @@ import type * as Api from "../ConnectionPool.js"
 import { CosocketConfig } from "../CosocketConfig.js"
 import { type InvalidArgument, PoolBacklogFull, PoolClosed, SocketTimeout } from "../CosocketError.js"
 import type { StreamTransport } from "../Transport.js"
+import { DeadlineHeap, Timed } from "./deadlineHeap.js"
+import { List, type Node } from "./intrusiveList.js"
 import { type EvictReason, type KeyMetrics, keyMetrics, type Series, seriesFor } from "./poolMetrics.js"
+import * as timer from "./timer.js"
 import * as validate from "./validate.js"
 
 export { metrics } from "./poolMetrics.js"
-
-// -------------------------------------------------------------------------------------------------
-// intrusive doubly linked list
-
-interface Node<T> {
-  prev: T | undefined
-  next: T | undefined
-  /** The list holding the node, if any. */
-  list: object | undefined
-}
-
-class List<T extends Node<T>> {
-  head: T | undefined = undefined
-  tail: T | undefined = undefined
-  length = 0
-
-  pushBack(node: T): void {
-    node.list = this
-    node.prev = this.tail
-    node.next = undefined
-    if (this.tail === undefined) this.head = node
-    else this.tail.next = node
-    this.tail = node
-    this.length++
-  }
-
-  remove(node: T): void {
-    if (node.list !== this) return
-    if (node.prev === undefined) this.head = node.next
-    else node.prev.next = node.next
-    if (node.next === undefined) this.tail = node.prev
-    else node.next.prev = node.prev
-    node.prev = undefined
-    node.next = undefined
-    node.list = undefined
-    this.length--
-  }
-
-  popFront(): T | undefined {
-    const node = this.head
-    if (node !== undefined) this.remove(node)
-    return node
-  }
-
-  popBack(): T | undefined {
-    const node = this.tail
-    if (node !== undefined) this.remove(node)
-    return node
-  }
-}
-
-// -------------------------------------------------------------------------------------------------
-// deadlines: an indexed binary min-heap (O(log n) insert and removal, no stale entries)
-
-abstract class Timed {
-  deadline = Infinity
-  heapIndex = -1
-}
-
-class Heap {
-  private readonly items: Array<Timed> = []
-
-  get size(): number {
-    return this.items.length
-  }
-
-  peek(): Timed | undefined {
-    return this.items[0]
-  }
-
-  push(item: Timed): void {
-    item.heapIndex = this.items.length
-    this.items.push(item)
-    this.up(item.heapIndex)
-  }
-
-  remove(item: Timed): void {
-    const i = item.heapIndex
-    if (i < 0) return
-    item.heapIndex = -1
-    const last = this.items.pop()!
-    if (last === item) return
-    this.items[i] = last
-    last.heapIndex = i
-    this.up(i)
-    this.down(last.heapIndex)
-  }
-
-  private up(i: number): void {
-    const items = this.items
-    const item = items[i]
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (items[parent].deadline <= item.deadline) break
-      items[i] = items[parent]
-      items[i].heapIndex = i
-      i = parent
-    }
-    items[i] = item
-    item.heapIndex = i
-  }
-
-  private down(i: number): void {
-    const items = this.items
-    const n = items.length
-    const item = items[i]
-    for (;;) {
-      const left = 2 * i + 1
-      if (left >= n) break
-      const right = left + 1
-      const child = right < n && items[right].deadline < items[left].deadline ? right : left
-      if (items[child].deadline >= item.deadline) break
-      items[i] = items[child]
-      items[i].heapIndex = i
-      i = child
-    }
-    items[i] = item
-    item.heapIndex = i
-  }
-}
 
 // -------------------------------------------------------------------------------------------------
 // state
@@ -265,36 +148,26 @@ class LeaseImpl implements Api.Lease {
   }
 }
 
-/**
- * An idle timeout in milliseconds, `Infinity` for none (infinite or <= 0). The last answer is kept:
- * callers check in with the same few durations, and decoding one costs more than the rest of a
- * check-in's bookkeeping.
- */
+/** An idle timeout in milliseconds, `Infinity` for none (infinite or <= 0). */
 const idleMillis = (d: Duration.Duration): number => {
-  if (d === lastIdle) return lastIdleMillis
   const millis = Duration.isFinite(d) ? Duration.toMillis(d) : Infinity
-  lastIdle = d
-  lastIdleMillis = millis > 0 ? millis : Infinity
-  return lastIdleMillis
+  return millis > 0 ? millis : Infinity
 }
-let lastIdle: Duration.Duration | undefined = undefined
-let lastIdleMillis = Infinity
 
 /** A transport that must not be handed out or kept: data, EOF or an error is pending, or it is gone. */
 const isStale = (t: StreamTransport): boolean =>
   t.isDestroyed() || t.failure() !== undefined || t.isEnded() || t.pendingBytes() > 0
 
-class PoolImpl implements Api.ConnectionPool {
+class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   private readonly keys = new Map<string, KeyPool>()
-  private readonly heap = new Heap()
+  private readonly heap = new DeadlineHeap()
   private closed = false
-  /** When the sweeper wakes next (Infinity: only when poked). */
-  private sweepAt = Infinity
-  private signal: (() => void) | undefined = undefined
-  private poked = false
+  /** The one timer of the pool, armed for the earliest deadline; `timerAt` is when it fires (Infinity: none). */
+  private timer: unknown = undefined
+  private timerAt = Infinity
 
   constructor(
-    private readonly clock: Clock.Clock,
+    private readonly schedule: timer.Schedule,
     /** Where metric updates go: the context the pool was made in (its `MetricRegistry`). */
     private readonly context: Context.Context<never>,
     private readonly defaultSize: number,
@@ -374,7 +247,7 @@ class PoolImpl implements Api.ConnectionPool {
         waiter.since = this.now()
         if (Duration.isFinite(timeout)) {
           waiter.deadline = waiter.since + Duration.toMillis(timeout)
-          this.schedule(waiter)
+          this.addDeadline(waiter)
         }
         return Effect.sync(() => this.cancelWaiter(waiter))
       })
@@ -455,7 +328,7 @@ class PoolImpl implements Api.ConnectionPool {
     const millis = idleMillis(idleTimeout)
     if (millis !== Infinity) {
       entry.deadline = now + millis
-      this.schedule(entry)
+      this.addDeadline(entry)
     }
     return true
   }
@@ -512,7 +385,7 @@ class PoolImpl implements Api.ConnectionPool {
 
   /** The pool's clock, in milliseconds. */
   now(): number {
-    return this.clock.currentTimeMillisUnsafe()
+    return this.schedule.now()
   }
 
   /** Records a duration in milliseconds into a histogram in seconds. */
@@ -531,40 +404,29 @@ class PoolImpl implements Api.ConnectionPool {
   }
 
   // -----------------------------------------------------------------------------------------------
-  // the sweeper: one fiber per pool, sleeping on the Clock until the earliest deadline
+  // deadlines: one timer per pool, armed for the earliest
 
-  private schedule(item: Timed): void {
+  private addDeadline(item: Timed): void {
     this.heap.push(item)
-    if (item.deadline < this.sweepAt) this.poke()
+    if (item.deadline < this.timerAt) this.arm(item.deadline)
   }
 
-  private poke(): void {
-    const signal = this.signal
-    if (signal !== undefined) {
-      this.signal = undefined
-      signal()
-    } else {
-      this.poked = true
-    }
+  /** Arms the pool's timer for `deadline` (a removed deadline just makes it fire early, harmlessly). */
+  private arm(deadline: number): void {
+    if (this.timer !== undefined) this.schedule.cancel(this.timer)
+    this.timerAt = deadline
+    this.timer = this.schedule.start(Math.max(0, deadline - this.now()), this)
   }
 
-  private readonly awaitPoke: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.poked) return resume(Effect.void)
-    this.signal = () => resume(Effect.void)
-    return Effect.sync(() => {
-      this.signal = undefined
-    })
-  })
-
-  readonly sweeper: Effect.Effect<never> = Effect.suspend(() => {
-    this.poked = false
-    const now = this.clock.currentTimeMillisUnsafe()
-    this.expire(now)
+  /** @internal the timer fired: expire what is due, then wait for the next deadline. */
+  onTimer(): void {
+    this.timer = undefined
+    this.timerAt = Infinity
+    if (this.closed) return
+    this.expire(this.now())
     const next = this.heap.peek()
-    this.sweepAt = next === undefined ? Infinity : next.deadline
-    if (next === undefined) return this.awaitPoke
-    return Effect.raceFirst(this.awaitPoke, this.clock.sleep(Duration.millis(next.deadline - now)))
-  }).pipe(Effect.forever)
+    if (next !== undefined) this.arm(next.deadline)
+  }
 
   private expire(now: number): void {
     for (;;) {
@@ -591,6 +453,8 @@ class PoolImpl implements Api.ConnectionPool {
   readonly shutdown: Effect.Effect<void> = Effect.sync(() => {
     if (this.closed) return
     this.closed = true
+    if (this.timer !== undefined) this.schedule.cancel(this.timer)
+    this.timer = undefined
     for (const kp of Array.from(this.keys.values())) {
       for (let entry = kp.idle.popFront(); entry !== undefined; entry = kp.idle.popFront()) {
         this.heap.remove(entry)
@@ -684,11 +548,8 @@ export const make = (options?: Api.Options): Effect.Effect<Api.ConnectionPool, I
     const config = yield* CosocketConfig
     const declared = declaredPools(options, config.poolSize)
     if (validate.isInvalid(declared)) return yield* Effect.fail(declared)
-    const clock = yield* Clock.Clock
-    const pool = new PoolImpl(clock, yield* Effect.context<never>(), config.poolSize, declared)
-    const scope = yield* Effect.scope
-    // Interrupted when the scope closes, after the shutdown finalizer below (finalizers run LIFO).
-    yield* Effect.forkIn(Effect.interruptible(pool.sweeper), scope)
+    const schedule = timer.forClock(yield* Clock.Clock)
+    const pool = new PoolImpl(schedule, yield* Effect.context<never>(), config.poolSize, declared)
     yield* Effect.addFinalizer(() => pool.shutdown)
     return pool
   })
