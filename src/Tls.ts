@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type * as Redacted from "effect/Redacted"
-import * as internal from "./internal/tls.js"
+import * as internal from "./internal/tlsSession.js"
 
 /**
  * A TLS protocol version.

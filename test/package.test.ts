@@ -15,6 +15,7 @@ const manifest = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "ut
   readonly name: string
   readonly version: string
   readonly exports: Record<string, unknown>
+  readonly dependencies: Record<string, string>
   readonly devDependencies: Record<string, string>
 }
 
@@ -51,6 +52,8 @@ export const peer = ScriptedPeer.make({ script: [] })
 describe("the published package", () => {
   it("npm pack ships dist/ with the public entry points only; an installed tarball imports and type-checks", () => {
     expect(Object.keys(manifest.exports).sort()).toEqual([".", "./node", "./package.json", "./testing"])
+    // The one runtime dependency (SHA-256 and HMAC for TLS fingerprints and credential ids), pinned exactly.
+    expect(manifest.dependencies).toEqual({ "@noble/hashes": "2.4.0" })
 
     const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "cosocket-pack-"))
     try {
@@ -85,13 +88,17 @@ describe("the published package", () => {
         "--input-type=module",
         "-e",
         `const [core, node, testing] = await Promise.all([import("effect-cosocket"), import("effect-cosocket/node"), import("effect-cosocket/testing")])
-console.log(JSON.stringify([Object.keys(core).sort(), typeof node.NodeCosocket.layer, typeof testing.ScriptedPeer.make]))`
+console.log(JSON.stringify([Object.keys(core).sort(), typeof node.NodeCosocket.layer, typeof testing.ScriptedPeer.make, core.ConnectionPool.credentialId("user", "password")]))`
       ], project)
-      expect(JSON.parse(imported)).toEqual([
+      const [keys, layer, make, id] = JSON.parse(imported)
+      expect([keys, layer, make]).toEqual([
         ["ConnectionPool", "CosocketConfig", "CosocketError", "Tls", "Transport", "TcpSocket", "UdpSocket"].sort(),
         "object",
         "function"
       ])
+      // the runtime dependency was installed with the tarball and computes (the HMAC key is per process)
+      expect(id).toMatch(/^cred-[0-9a-f]{16}$/)
+      expect(Fs.existsSync(Path.join(project, "node_modules", "@noble", "hashes", "package.json"))).toBe(true)
       // A deep import is not part of the API: the exports map refuses it.
       expect(() =>
         run(

@@ -1,12 +1,13 @@
 /**
- * The pure TLS parts: option validation, the canonical identity (pitfalls Part D #4: a connection
- * is reused if and only if the derived keys are equal) and the SHA-256 behind the fingerprints.
+ * The pure TLS parts: option validation, the canonical identity (a pooled connection is reused if
+ * and only if the derived keys are equal) and the certificate fingerprints inside it.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import * as Crypto from "node:crypto"
 import { CosocketError, Tls } from "../src/index.js"
-import * as tls from "../src/internal/tls.js"
+import * as tlsIdentity from "../src/internal/tlsIdentity.js"
+import * as tls from "../src/internal/tlsOptions.js"
 import { ca, clientCert, fixture } from "./support/tls.js"
 
 const parsed = (options: unknown, host?: string) => {
@@ -16,19 +17,33 @@ const parsed = (options: unknown, host?: string) => {
 }
 
 describe("TLS identity", () => {
-  it("sha256Hex equals node:crypto for any bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      expect(tls.sha256Hex(bytes)).toBe(Crypto.createHash("sha256").update(bytes).digest("hex"))
+  it("fingerprint equals node:crypto's SHA-256 of the length-prefixed items, for any items", () => {
+    const item = fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.string({ maxLength: 100, unit: "grapheme" }))
+    fc.assert(fc.property(fc.array(item, { maxLength: 4 }), (items) => {
+      const hash = Crypto.createHash("sha256")
+      for (const item of items) {
+        const bytes = typeof item === "string" ? Buffer.from(item, "utf8") : item
+        const length = Buffer.alloc(4)
+        length.writeUInt32BE(bytes.length)
+        hash.update(length).update(bytes)
+      }
+      expect(tlsIdentity.fingerprint(items)).toBe(hash.digest("hex"))
     }))
   })
 
-  it("sha256Hex on the FIPS 180-4 examples and a fixture", () => {
-    expect(tls.sha256Hex(new TextEncoder().encode("abc")))
-      .toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    expect(tls.sha256Hex(new Uint8Array(0)))
+  it("fingerprint known answers: one item, no item (FIPS 180-4's empty message) and a fixture", () => {
+    // SHA-256 of 00 00 00 03 "abc"
+    expect(tlsIdentity.fingerprint(["abc"]))
+      .toBe("d04b72a650ce0f8ce4963330a53ee2832733d2baeffff3c1d8e256cca096d120")
+    // no item: SHA-256 of the empty message; an empty CA list is fingerprinted so
+    expect(tlsIdentity.fingerprint([]))
       .toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    expect(parsed({ ca: [] }).upgrade.identity)
+      .toBe("sni=-,verify=1,ca=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,cert=-")
     const crt = fixture("ca.crt")
-    expect(tls.sha256Hex(crt)).toBe(Crypto.createHash("sha256").update(crt).digest("hex"))
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(crt.length)
+    expect(tlsIdentity.fingerprint([crt])).toBe(Crypto.createHash("sha256").update(length).update(crt).digest("hex"))
   })
 
   it("defaults: verify on, the connect host as server name (lower-cased, brackets dropped), keepSession", () => {

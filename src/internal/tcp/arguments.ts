@@ -12,7 +12,7 @@ import { type InvalidArgument, TlsError } from "../../CosocketError.js"
 import type { SocketOption } from "../../TcpSocket.js"
 import type { StreamTarget } from "../../Transport.js"
 import * as target from "../target.js"
-import * as tls from "../tls.js"
+import * as tlsOptions from "../tlsOptions.js"
 import * as validate from "../validate.js"
 
 /** `connect`'s arguments, validated (no socket needed). `key` is the pool key before the bind
@@ -22,7 +22,7 @@ export class ConnectRequest {
     readonly target: StreamTarget,
     readonly key: string,
     readonly limits: Pool.PoolLimits,
-    readonly tls: tls.ParsedTls | undefined
+    readonly tls: tlsOptions.ParsedTls | undefined
   ) {}
 }
 
@@ -70,9 +70,9 @@ const parseConnectUnguarded = (
     backlog = r
   }
   // TLS is validated with the other arguments; its identity joins the pool key.
-  let parsedTls: tls.ParsedTls | undefined
+  let parsedTls: tlsOptions.ParsedTls | undefined
   if (o.tls !== undefined && o.tls !== null && o.tls !== false) {
-    const t = tls.parse(o.tls, parsed.target._tag === "Inet" ? parsed.target.host : undefined)
+    const t = tlsOptions.parse(o.tls, parsed.target._tag === "Inet" ? parsed.target.host : undefined)
     if (t instanceof TlsError || validate.isInvalid(t)) return t
     parsedTls = t
   }

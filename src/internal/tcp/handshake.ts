@@ -12,7 +12,8 @@ import type * as Api from "../../TcpSocket.js"
 import type * as TlsApi from "../../Tls.js"
 import type { StreamTransport, TlsState } from "../../Transport.js"
 import * as timer from "../timer.js"
-import * as tls from "../tls.js"
+import type * as tlsOptions from "../tlsOptions.js"
+import * as tlsSession from "../tlsSession.js"
 import * as connect from "./connect.js"
 import type { Connection } from "./connection.js"
 
@@ -24,11 +25,11 @@ import type { Connection } from "./connection.js"
 export const run = (
   opener: connect.Opener,
   conn: Connection,
-  parsed: tls.ParsedTls,
+  parsed: tlsOptions.ParsedTls,
   replace: (conn: Connection, transport: StreamTransport) => boolean
 ): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
   const result = (state: TlsState): Option.Option<TlsApi.TlsSession> =>
-    parsed.keepSession ? Option.some(tls.sessionOf(state)) : Option.none()
+    parsed.keepSession ? Option.some(tlsSession.sessionOf(state)) : Option.none()
   const current = conn.transport.tls
   if (current !== undefined) {
     // Already TLS (a second call, or a pooled TLS connection): no new handshake. A different

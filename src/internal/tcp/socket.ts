@@ -26,7 +26,7 @@ import type { StreamConnector, StreamTransport } from "../../Transport.js"
 import * as needs from "../needs.js"
 import { encode } from "../sendable.js"
 import type * as timer from "../timer.js"
-import * as tls from "../tls.js"
+import * as tlsOptions from "../tlsOptions.js"
 import * as tracing from "../tracing.js"
 import * as validate from "../validate.js"
 import * as args from "./arguments.js"
@@ -495,7 +495,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
 
   sslHandshake(options?: TlsApi.TlsOptions): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> {
     return Effect.suspend((): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
-      const parsed = validate.guard("options", () => tls.parse(options, this.tlsHost))
+      const parsed = validate.guard("options", () => tlsOptions.parse(options, this.tlsHost))
       if (parsed instanceof TlsError || validate.isInvalid(parsed)) return Effect.fail(parsed)
       const conn = this.usable("handshake")
       if (!(conn instanceof Connection)) return Effect.fail(conn)

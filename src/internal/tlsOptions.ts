@@ -1,78 +1,20 @@
 /**
- * TLS option validation and identity: turns the public `TlsOptions` into the connector's
- * `TlsUpgradeOptions`, with the canonical identity string that goes into pool keys and is compared
- * when a handshake meets a connection that is already TLS. Pure (a small SHA-256 is included so no
- * platform crypto is needed).
+ * TLS option parsing: turns the public `TlsOptions` (of `connect`'s `tls` and `sslHandshake`) into
+ * the connector's `TlsUpgradeOptions`, with the TLS identity (./tlsIdentity.ts) and the session to
+ * offer, if any. Wrong types are an `InvalidArgument`; a certificate without its key is a
+ * `TlsError` of reason `"setup"`.
  *
  * @internal
  */
 import * as Redacted from "effect/Redacted"
 import { type InvalidArgument, TlsError } from "../CosocketError.js"
 import type * as Api from "../Tls.js"
-import type { TlsState, TlsUpgradeOptions } from "../Transport.js"
-import { sha256Hex } from "./sha256.js"
+import type { TlsUpgradeOptions } from "../Transport.js"
+import { identityOf } from "./tlsIdentity.js"
+import { isTlsSession } from "./tlsSession.js"
 import * as validate from "./validate.js"
 
-export { sha256Hex } from "./sha256.js"
-
-export const TypeId: Api.TypeId = Symbol.for("effect-cosocket/TlsSession") as Api.TypeId
-
-const EMPTY = new Uint8Array(0)
 const encoder = new TextEncoder()
-
-// -------------------------------------------------------------------------------------------------
-// sessions
-
-class SessionImpl implements Api.TlsSession {
-  readonly [TypeId]: Api.TypeId = TypeId
-  constructor(
-    private readonly latest: () => Uint8Array | undefined,
-    readonly identity: string,
-    readonly protocol: string | undefined,
-    readonly alpnProtocol: string | undefined,
-    readonly resumed: boolean
-  ) {}
-  get bytes(): Uint8Array {
-    return this.latest() ?? EMPTY
-  }
-  toJSON(): unknown {
-    return {
-      _id: "TlsSession",
-      identity: this.identity,
-      protocol: this.protocol,
-      alpnProtocol: this.alpnProtocol,
-      resumed: this.resumed,
-      bytes: this.bytes.length
-    }
-  }
-}
-
-export const isTlsSession = (u: unknown): u is Api.TlsSession =>
-  typeof u === "object" && u !== null && (u as { [TypeId]?: unknown })[TypeId] === TypeId
-
-export const makeSession = (fields: {
-  readonly bytes: Uint8Array
-  readonly identity: string
-  readonly protocol?: string | undefined
-  readonly alpnProtocol?: string | undefined
-  readonly resumed?: boolean | undefined
-}): Api.TlsSession => {
-  const bytes = fields.bytes.slice()
-  return new SessionImpl(
-    () => bytes,
-    fields.identity,
-    fields.protocol,
-    fields.alpnProtocol,
-    fields.resumed === true
-  )
-}
-
-/** The session of an upgraded stream: a live view whose `bytes` follow the latest ticket. */
-export const sessionOf = (state: TlsState): Api.TlsSession =>
-  new SessionImpl(state.session, state.identity, state.protocol, state.alpnProtocol, state.resumed)
-
-// -------------------------------------------------------------------------------------------------
-// validation
 
 export interface ParsedTls {
   readonly upgrade: TlsUpgradeOptions
@@ -231,55 +173,4 @@ export const parse = (
       identity
     }
   }
-}
-
-/**
- * The canonical TLS identity: `sni=<name|->,verify=<1|0>,ca=<sha256|default>,cert=<sha256|->`.
- * CA and client certificate are fingerprinted (SHA-256 of the material as given).
- */
-export const identityOf = (
-  serverName: string | undefined,
-  verify: boolean,
-  ca: ReadonlyArray<string | Uint8Array> | undefined,
-  cert: string | Uint8Array | undefined
-): string =>
-  `sni=${serverName ?? "-"},verify=${verify ? 1 : 0},ca=${ca === undefined ? "default" : fingerprint(ca)},cert=${
-    cert === undefined ? "-" : fingerprint([cert])
-  }`
-
-// -------------------------------------------------------------------------------------------------
-// fingerprints
-
-const byObject = new WeakMap<object, string>()
-const byString = new Map<string, string>()
-const MAX_CACHED_STRINGS = 64
-
-const itemBytes = (item: string | Uint8Array): Uint8Array => typeof item === "string" ? encoder.encode(item) : item
-
-/** SHA-256 (hex) over the items, each prefixed with its length; cached per object or string. */
-export const fingerprint = (items: ReadonlyArray<string | Uint8Array>): string => {
-  const single = items.length === 1 ? items[0] : undefined
-  const cacheKey: object | string | undefined = single ?? (items as object)
-  const cached = typeof cacheKey === "string" ? byString.get(cacheKey) : byObject.get(cacheKey)
-  if (cached !== undefined) return cached
-  const parts = items.map(itemBytes)
-  const total = parts.reduce((n, p) => n + 4 + p.length, 0)
-  const all = new Uint8Array(total)
-  let offset = 0
-  for (const p of parts) {
-    all[offset] = (p.length >>> 24) & 0xff
-    all[offset + 1] = (p.length >>> 16) & 0xff
-    all[offset + 2] = (p.length >>> 8) & 0xff
-    all[offset + 3] = p.length & 0xff
-    all.set(p, offset + 4)
-    offset += 4 + p.length
-  }
-  const hex = sha256Hex(all)
-  if (typeof cacheKey === "string") {
-    if (byString.size >= MAX_CACHED_STRINGS) byString.clear()
-    byString.set(cacheKey, hex)
-  } else {
-    byObject.set(cacheKey, hex)
-  }
-  return hex
 }
