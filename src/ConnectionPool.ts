@@ -156,7 +156,7 @@ export const ConnectionPool: Context.Service<ConnectionPool, ConnectionPool> = i
  * Options of the pool layer: limits per pool name or key (exactly as the socket computes it:
  * `host:port`, `unix:path` or the `pool` option, plus ` bind=<address>` after a `bind` and
  * ` tls=<identity>` for a TLS connect), declared
- * once and kept even while the key has no connection (OpenResty forgets them, pitfall 10). A
+ * once and kept even while the key has no connection (OpenResty forgets them when the key empties). A
  * declared `size` defaults to `CosocketConfig`'s `poolSize`; limits passed to `connect` do not
  * change a declared key.
  *

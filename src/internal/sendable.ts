@@ -1,5 +1,5 @@
 /**
- * Encoding of `send` payloads (spec A.6): strings (UTF-8), byte arrays, numbers formatted as Lua
+ * Encoding of `send` payloads, as OpenResty encodes them: strings (UTF-8), byte arrays, numbers formatted as Lua
  * does (`%d` for int32 values, `%.14g` otherwise), booleans, and nested arrays of those,
  * concatenated in order. Pure and synchronous.
  *

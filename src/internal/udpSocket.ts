@@ -1,5 +1,5 @@
 /**
- * The UDP cosocket engine (spec A.18): one connected datagram endpoint per `setPeername`, a
+ * The UDP cosocket engine (`ngx.socket.udp`): one connected datagram endpoint per `setPeername`, a
  * bounded queue of what it received (datagrams and receive errors, in arrival order), and the
  * single busy flag of OpenResty's UDP sockets. A receive returns synchronously when the queue has
  * an entry, else waits for the endpoint's waker with an inactivity timer on Effect's clock.

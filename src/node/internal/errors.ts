@@ -1,6 +1,6 @@
 /**
  * Node error codes to OpenResty's lower-cased `strerror` wording (Linux glibc), so messages are
- * the same on every platform (pitfall 20).
+ * the same on every platform (OpenResty users get different texts per OS).
  *
  * @internal
  */

@@ -139,7 +139,7 @@ const verifyText = (message: string): string => {
   return advice < 0 ? message : message.slice(0, advice)
 }
 
-/** Maps an error raised during the handshake; the text comes from this error only (spec A.20). */
+/** Maps an error raised during the handshake; the text comes from this error only. */
 export const handshakeError = (error: unknown): TlsError => {
   const code = codeOf(error)
   if ((error as { [HOST_MISMATCH]?: boolean } | undefined)?.[HOST_MISMATCH] === true) {
