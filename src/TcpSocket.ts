@@ -221,15 +221,9 @@ export interface TcpSocket {
   /** How many times the current connection came out of the pool (0: fresh). */
   readonly getReusedTimes: Effect.Effect<number, CosocketError.SocketClosed>
   /** Local address and port of the current connection. */
-  readonly localAddressInfo: Effect.Effect<
-    { readonly address: string; readonly port: number },
-    CosocketError.SocketClosed
-  >
+  readonly localAddressInfo: Effect.Effect<Transport.AddressInfo, CosocketError.SocketClosed>
   /** Remote address and port of the current connection. */
-  readonly remoteAddressInfo: Effect.Effect<
-    { readonly address: string; readonly port: number },
-    CosocketError.SocketClosed
-  >
+  readonly remoteAddressInfo: Effect.Effect<Transport.AddressInfo, CosocketError.SocketClosed>
 }
 
 /**

@@ -69,9 +69,9 @@ export interface StreamTransport {
   /** SO_KEEPALIVE with an optional initial delay in milliseconds. */
   readonly setKeepAlive: (enabled: boolean, initialDelayMillis: number) => void
   /** Local address and port (unix sockets: the path, port 0). */
-  readonly localAddress: () => { readonly address: string; readonly port: number } | undefined
+  readonly localAddress: () => AddressInfo | undefined
   /** Remote address and port (unix sockets: the path, port 0). */
-  readonly remoteAddress: () => { readonly address: string; readonly port: number } | undefined
+  readonly remoteAddress: () => AddressInfo | undefined
   /** TLS state, once the stream was upgraded. */
   readonly tls?: TlsState | undefined
 }
@@ -105,6 +105,24 @@ export interface TlsState {
 export type StreamTarget =
   | { readonly _tag: "Inet"; readonly host: string; readonly port: number }
   | { readonly _tag: "Unix"; readonly path: string }
+
+/**
+ * An endpoint's address and port, as the platform reports them (`localAddressInfo`,
+ * `remoteAddressInfo`).
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-cosocket"
+ *
+ * const show = (info: Transport.AddressInfo): string => `${info.address}:${info.port}`
+ * ```
+ */
+export interface AddressInfo {
+  readonly address: string
+  readonly port: number
+}
 
 /**
  * Options a connector applies at connect time.
@@ -216,9 +234,9 @@ export interface DatagramTransport {
   /** Closes the endpoint; no handler is called afterwards. Idempotent. */
   readonly close: () => void
   /** Local address and port. */
-  readonly localAddress: () => { readonly address: string; readonly port: number } | undefined
+  readonly localAddress: () => AddressInfo | undefined
   /** The connected peer's address and port. */
-  readonly remoteAddress: () => { readonly address: string; readonly port: number } | undefined
+  readonly remoteAddress: () => AddressInfo | undefined
 }
 
 /**
@@ -227,9 +245,7 @@ export interface DatagramTransport {
  * @since 0.1.0
  * @category models
  */
-export type DatagramTarget =
-  | { readonly _tag: "Inet"; readonly host: string; readonly port: number }
-  | { readonly _tag: "Unix"; readonly path: string }
+export type DatagramTarget = StreamTarget
 
 /**
  * Options a datagram connector applies when it opens an endpoint.

@@ -122,15 +122,9 @@ export interface UdpSocket {
    */
   readonly dropped: Effect.Effect<number>
   /** Local address and port of the connected socket. */
-  readonly localAddressInfo: Effect.Effect<
-    { readonly address: string; readonly port: number },
-    CosocketError.SocketClosed
-  >
+  readonly localAddressInfo: Effect.Effect<Transport.AddressInfo, CosocketError.SocketClosed>
   /** The peer's address and port. */
-  readonly remoteAddressInfo: Effect.Effect<
-    { readonly address: string; readonly port: number },
-    CosocketError.SocketClosed
-  >
+  readonly remoteAddressInfo: Effect.Effect<Transport.AddressInfo, CosocketError.SocketClosed>
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   SocketReadTimeout,
   SocketTimeout
 } from "../CosocketError.js"
-import type { DatagramConnector, DatagramTransport, TransportFailure } from "../Transport.js"
+import type { AddressInfo, DatagramConnector, DatagramTransport, TransportFailure } from "../Transport.js"
 import type * as Api from "../UdpSocket.js"
 import { encode } from "./sendable.js"
 import * as target from "./target.js"
@@ -303,17 +303,17 @@ export class UdpSocketImpl implements Api.UdpSocket {
     return Effect.sync(() => this.droppedCount)
   }
 
-  get localAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+  get localAddressInfo(): Effect.Effect<AddressInfo, SocketClosed> {
     return this.addressInfo((t) => t.localAddress())
   }
 
-  get remoteAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+  get remoteAddressInfo(): Effect.Effect<AddressInfo, SocketClosed> {
     return this.addressInfo((t) => t.remoteAddress())
   }
 
   private addressInfo(
-    f: (transport: DatagramTransport) => { readonly address: string; readonly port: number } | undefined
-  ): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+    f: (transport: DatagramTransport) => AddressInfo | undefined
+  ): Effect.Effect<AddressInfo, SocketClosed> {
     return Effect.suspend(() => {
       const endpoint = this.endpoint
       const info = endpoint !== undefined && !endpoint.closed && endpoint.transport !== undefined

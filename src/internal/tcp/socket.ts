@@ -22,7 +22,7 @@ import {
 } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type * as TlsApi from "../../Tls.js"
-import type { StreamConnector, StreamTransport } from "../../Transport.js"
+import type { AddressInfo, StreamConnector, StreamTransport } from "../../Transport.js"
 import * as needs from "../needs.js"
 import { encode } from "../sendable.js"
 import type * as timer from "../timer.js"
@@ -471,18 +471,18 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     })
   }
 
-  get localAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+  get localAddressInfo(): Effect.Effect<AddressInfo, SocketClosed> {
     return this.addressInfo("localAddressInfo")
   }
 
-  get remoteAddressInfo(): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
+  get remoteAddressInfo(): Effect.Effect<AddressInfo, SocketClosed> {
     return this.addressInfo("remoteAddressInfo")
   }
 
   private addressInfo(
     operation: "localAddressInfo" | "remoteAddressInfo"
-  ): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> {
-    return Effect.suspend((): Effect.Effect<{ readonly address: string; readonly port: number }, SocketClosed> => {
+  ): Effect.Effect<AddressInfo, SocketClosed> {
+    return Effect.suspend((): Effect.Effect<AddressInfo, SocketClosed> => {
       const conn = this.conn
       const t = conn !== undefined && !conn.isGone ? conn.transport : undefined
       const info = operation === "localAddressInfo" ? t?.localAddress() : t?.remoteAddress()
