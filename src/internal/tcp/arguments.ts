@@ -9,7 +9,6 @@
 import type * as Duration from "effect/Duration"
 import type * as Pool from "../../ConnectionPool.js"
 import { type InvalidArgument, TlsError } from "../../CosocketError.js"
-import type { SocketOption } from "../../TcpSocket.js"
 import type { StreamTarget } from "../../Transport.js"
 import * as target from "../target.js"
 import * as tlsOptions from "../tlsOptions.js"
@@ -146,26 +145,6 @@ export const parseKeepalive = (
 }
 
 const keepaliveOptionNames = ["force"] as const
-
-/** The options OpenResty knows; only these two are supported on Node. */
-const socketOptionNames: ReadonlySet<string> = new Set([
-  "keepalive",
-  "tcp-nodelay",
-  "reuseaddr",
-  "sndbuf",
-  "rcvbuf",
-  "keepintvl",
-  "keepcnt",
-  "ip-transparent"
-])
-
-/** Whether `option` is one of OpenResty's socket option names. */
-export const isSocketOption = (option: unknown): option is SocketOption =>
-  typeof option === "string" && socketOptionNames.has(option)
-
-/** The options Node's sockets implement. */
-export const isSupportedOption = (option: SocketOption): option is "tcp-nodelay" | "keepalive" =>
-  option === "tcp-nodelay" || option === "keepalive"
 
 /** `withConnection`'s own options (`undefined`: the configured defaults). */
 export interface ConnectionOptions {

@@ -18,7 +18,7 @@ import {
   SocketClosed,
   TlsError,
   UnreadDataInBuffer,
-  UnsupportedOption
+  type UnsupportedOption
 } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type * as TlsApi from "../../Tls.js"
@@ -35,6 +35,7 @@ import * as connect from "./connect.js"
 import { Connection } from "./connection.js"
 import * as handshake from "./handshake.js"
 import * as readPath from "./readPath.js"
+import { SocketOptions } from "./socketOptions.js"
 import { untilReader } from "./untilReader.js"
 import * as writePath from "./writePath.js"
 
@@ -61,12 +62,6 @@ export interface SocketInternals {
   release(): void
 }
 
-/** Socket options as `getOption` reports them, per connection. */
-interface Options {
-  "tcp-nodelay": number
-  keepalive: number
-}
-
 export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Opener {
   conn: Connection | undefined = undefined
   readonly busy = new Busy()
@@ -76,8 +71,8 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   private connectTimeoutSet: Duration.Duration | undefined = undefined
   private sendTimeoutSet: Duration.Duration | undefined = undefined
   private readTimeoutSet: Duration.Duration | undefined = undefined
-  /** The current connection's options (what `setOption` set since it was made). */
-  private options: Options
+  /** The current connection's options. */
+  private readonly options: SocketOptions
   /** The host of the last `connect` (inet targets): the default TLS server name. */
   tlsHost: string | undefined = undefined
   /** A span per read and send. */
@@ -93,11 +88,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     readonly tracing: tracing.Tracing | undefined = undefined
   ) {
     this.traceIo = tracing !== undefined && tracing.io
-    this.options = this.defaultOptions
-  }
-
-  private get defaultOptions(): Options {
-    return { "tcp-nodelay": this.config.noDelay ? 1 : 0, keepalive: 0 }
+    this.options = new SocketOptions(config.noDelay)
   }
 
   release(): void {
@@ -165,7 +156,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       return
     }
     this.conn = conn
-    this.options = this.defaultOptions
+    this.options.reset()
   }
 
   adopt(transport: StreamTransport, lease: Pool.Lease): void {
@@ -365,9 +356,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       return refused
     }
     // A pooled connection goes back with the options every connection starts with.
-    const defaults = this.defaultOptions
-    if (this.options["tcp-nodelay"] !== defaults["tcp-nodelay"]) conn.transport.setNoDelay(this.config.noDelay)
-    if (this.options.keepalive !== defaults.keepalive) conn.transport.setKeepAlive(false, 0)
+    this.options.restoreDefaults(conn.transport)
     const transport = conn.handOver()
     if (!conn.lease.checkin({ transport, reusedTimes: conn.reusedTimes }, idleTimeout)) transport.destroy()
     return undefined
@@ -438,36 +427,17 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     option: Api.SocketOption,
     value: boolean | number
   ): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> {
-    return Effect.suspend((): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> => {
-      if (typeof option !== "string" || option.length === 0) {
-        return Effect.fail(validate.invalid("option", `missing the "option" argument`))
-      }
-      if (!args.isSocketOption(option)) {
-        return Effect.fail(validate.invalid("option", `unsupported option ${validate.quote(option)}`))
-      }
-      if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
-        return Effect.fail(validate.invalid("value", `missing the "value" argument`))
-      }
-      if (!args.isSupportedOption(option)) return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
+    return Effect.suspend(() => {
       const conn = this.conn
-      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "setOption" }))
-      const enabled = value === true || (typeof value === "number" && value !== 0)
-      if (option === "tcp-nodelay") conn.transport.setNoDelay(enabled)
-      else conn.transport.setKeepAlive(enabled, 0)
-      this.options[option] = enabled ? 1 : 0
-      return Effect.void
+      const failed = this.options.set(conn === undefined || conn.isGone ? undefined : conn.transport, option, value)
+      return failed === undefined ? Effect.void : Effect.fail(failed)
     })
   }
 
   getOption(option: Api.SocketOption): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> {
-    return Effect.suspend((): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> => {
-      if (!args.isSocketOption(option)) {
-        return Effect.fail(validate.invalid("option", `unsupported option ${validate.describe(option)}`))
-      }
-      if (!args.isSupportedOption(option)) return Effect.fail(new UnsupportedOption({ option, platform: "node" }))
-      const conn = this.conn
-      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "getOption" }))
-      return Effect.succeed(this.options[option])
+    return Effect.suspend(() => {
+      const value = this.options.get(this.conn !== undefined && !this.conn.isGone, option)
+      return typeof value === "number" ? Effect.succeed(value) : Effect.fail(value)
     })
   }
 
