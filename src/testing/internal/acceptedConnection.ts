@@ -14,22 +14,26 @@ import type { ScriptError } from "./scriptError.js"
 export type Poll = Effect.Effect<void, ScriptError> | undefined
 
 export class AcceptedConnection {
-  /** Everything received so far is `buffer[0, length)`; a read step consumes from `cursor`. */
-  buffer = new Uint8Array(1024)
-  length = 0
-  cursor = 0
+  /** Everything received so far is `buffer[0, length)`; read steps have consumed `[0, cursor)`. */
+  private buffer = new Uint8Array(1024)
+  private length = 0
+  private cursor = 0
   /** The client sent FIN. */
   ended = false
   /** The TCP (or unix) socket is still open: counts in `ScriptedPeer.open`. */
   tcpOpen = true
+  /** The TCP socket or the socket the script talks through closed. */
   closed = false
+  /** The first socket error (or failed TLS handshake). */
   failure: Error | undefined = undefined
   /**
    * The socket the script reads and writes: `tcp` itself, or the TLS socket over it once the
    * handshake completed (`undefined` until then).
    */
   socket: Net.Socket | undefined = undefined
+  /** The script's outcome. */
   readonly done = Deferred.makeUnsafe<void, ScriptError>()
+  /** Resolves once the TCP socket closed. */
   readonly whenClosed: Promise<void>
   readonly remoteAddress: string
   readonly remotePort: number
@@ -72,6 +76,16 @@ export class AcceptedConnection {
   /** Received bytes no read step has consumed yet (a view). */
   unread(): Uint8Array {
     return this.buffer.subarray(this.cursor, this.length)
+  }
+
+  /** A read step took the next `count` unread bytes. */
+  consume(count: number): void {
+    this.cursor += count
+  }
+
+  /** A read step took every byte received so far. */
+  consumeAll(): void {
+    this.cursor = this.length
   }
 
   /** No more bytes will come: the client ended, or the socket closed or failed. */

@@ -44,7 +44,7 @@ const runStep = (
           }
         }
         if (available === expected.length) {
-          connection.cursor += available
+          connection.consume(available)
           return Effect.void
         }
         return connection.isGone() ? Effect.fail(closedEarly(connection, index, expected)) : undefined
@@ -53,7 +53,7 @@ const runStep = (
     case "ExpectLength": {
       return connection.waitFor(() => {
         if (connection.unread().length >= step.length) {
-          connection.cursor += step.length
+          connection.consume(step.length)
           return Effect.void
         }
         return connection.isGone() ? Effect.fail(closedEarly(connection, index)) : undefined
@@ -62,7 +62,7 @@ const runStep = (
     case "AwaitEnd": {
       return connection.waitFor(() => {
         if (connection.ended) {
-          connection.cursor = connection.length
+          connection.consumeAll()
           return Effect.void
         }
         return connection.isGone() ? Effect.fail(closedEarly(connection, index)) : undefined

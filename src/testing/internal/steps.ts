@@ -1,7 +1,8 @@
 /**
  * The scripted peer's step language: the step constructors (strings become UTF-8 bytes, counts
  * are checked when the script is built) and the flattening of a script into the list of steps
- * one connection plays. What each step does on a connection is in ./scriptRunner.ts.
+ * one connection plays. Each constructor is documented where ../ScriptedPeer.ts exports it; what
+ * each step does on a connection is in ./scriptRunner.ts.
  *
  * @internal
  */
