@@ -30,18 +30,19 @@ const freshUnixPath = (): string =>
     `effect-cosocket-${process.pid}-${++unixCounter}-${Math.random().toString(36).slice(2, 8)}.sock`
   )
 
+/** See `ScriptedPeer.make`: the server, its connections and its scope. */
 export const make = (
   options: ScriptedPeer.Options = {}
 ): Effect.Effect<ScriptedPeer.ScriptedPeer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connections: Array<AcceptedConnection> = []
     /** Resolved when connection `index` is accepted: the per-connection accessors wait on it. */
-    const accepted = new Map<number, Deferred.Deferred<AcceptedConnection>>()
+    const acceptedByIndex = new Map<number, Deferred.Deferred<AcceptedConnection>>()
     const whenAccepted = (index: number): Deferred.Deferred<AcceptedConnection> => {
-      let deferred = accepted.get(index)
+      let deferred = acceptedByIndex.get(index)
       if (deferred === undefined) {
         deferred = Deferred.makeUnsafe<AcceptedConnection>()
-        accepted.set(index, deferred)
+        acceptedByIndex.set(index, deferred)
       }
       return deferred
     }
