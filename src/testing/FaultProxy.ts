@@ -17,6 +17,7 @@ import * as Net from "node:net"
 import type { InvalidArgument } from "../CosocketError.js"
 import * as internal from "../internal/faults.js"
 import * as validate from "../internal/validate.js"
+import * as listener from "./internal/listener.js"
 
 /**
  * What the proxy does with one chunk of the server's reply:
@@ -347,29 +348,24 @@ const start = (
   plan: internal.Plan,
   target: { readonly host: string; readonly port: number }
 ): Effect.Effect<FaultProxy, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.callback<{ readonly proxy: ProxyState; readonly server: Net.Server; readonly port: number }>((resume) => {
-      const proxy = new ProxyState(plan, target)
-      const server = Net.createServer({ allowHalfOpen: true }, (client) => proxy.accept(client))
-      server.once("error", (error) => resume(Effect.die(error)))
-      server.listen(0, "127.0.0.1", () => {
-        server.on("error", () => {})
-        resume(Effect.succeed({ proxy, server, port: (server.address() as Net.AddressInfo).port }))
-      })
-      return Effect.sync(() => server.close())
-    }),
-    ({ proxy, server }) =>
-      Effect.callback<void>((resume) => {
-        proxy.closing = true
-        for (const timer of proxy.timers) clearTimeout(timer)
-        proxy.timers.clear()
-        for (const link of proxy.links) link.kill()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map(({ port, proxy }): FaultProxy => ({
-      host: "127.0.0.1",
-      port,
-      stats: Effect.sync(() => proxy.snapshot())
-    }))
-  )
+  Effect.suspend(() => {
+    const proxy = new ProxyState(plan, target)
+    const server = Net.createServer({ allowHalfOpen: true }, (client) => proxy.accept(client))
+    return Effect.acquireRelease(
+      listener.listen(server, { host: "127.0.0.1", port: 0 }),
+      () =>
+        Effect.suspend(() => {
+          proxy.closing = true
+          for (const timer of proxy.timers) clearTimeout(timer)
+          proxy.timers.clear()
+          for (const link of proxy.links) link.kill()
+          return listener.close(server)
+        })
+    ).pipe(
+      Effect.map((): FaultProxy => ({
+        host: "127.0.0.1",
+        port: (server.address() as Net.AddressInfo).port,
+        stats: Effect.sync(() => proxy.snapshot())
+      }))
+    )
+  })
