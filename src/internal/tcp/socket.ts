@@ -35,7 +35,7 @@ import * as connect from "./connect.js"
 import { Connection } from "./connection.js"
 import * as handshake from "./handshake.js"
 import * as readPath from "./readPath.js"
-import { SocketOptions } from "./socketOptions.js"
+import * as socketOptions from "./socketOptions.js"
 import { untilReader } from "./untilReader.js"
 import * as writePath from "./writePath.js"
 
@@ -72,7 +72,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   private sendTimeoutSet: Duration.Duration | undefined = undefined
   private readTimeoutSet: Duration.Duration | undefined = undefined
   /** The current connection's options. */
-  private readonly options: SocketOptions
+  private readonly options: socketOptions.SocketOptions
   /** The host of the last `connect` (inet targets): the default TLS server name. */
   tlsHost: string | undefined = undefined
   /** A span per read and send. */
@@ -88,7 +88,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     readonly tracing: tracing.Tracing | undefined = undefined
   ) {
     this.traceIo = tracing !== undefined && tracing.io
-    this.options = new SocketOptions(config.noDelay)
+    this.options = new socketOptions.SocketOptions(config.noDelay)
   }
 
   release(): void {
@@ -427,17 +427,23 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     option: Api.SocketOption,
     value: boolean | number
   ): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> {
-    return Effect.suspend(() => {
+    return Effect.suspend((): Effect.Effect<void, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      const parsed = socketOptions.parseSet(option, value)
+      if (!("enabled" in parsed)) return Effect.fail(parsed)
       const conn = this.conn
-      const failed = this.options.set(conn === undefined || conn.isGone ? undefined : conn.transport, option, value)
-      return failed === undefined ? Effect.void : Effect.fail(failed)
+      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "setOption" }))
+      this.options.set(conn.transport, parsed.option, parsed.enabled)
+      return Effect.void
     })
   }
 
   getOption(option: Api.SocketOption): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> {
-    return Effect.suspend(() => {
-      const value = this.options.get(this.conn !== undefined && !this.conn.isGone, option)
-      return typeof value === "number" ? Effect.succeed(value) : Effect.fail(value)
+    return Effect.suspend((): Effect.Effect<number, SocketClosed | InvalidArgument | UnsupportedOption> => {
+      const parsed = socketOptions.parseGet(option)
+      if (typeof parsed !== "string") return Effect.fail(parsed)
+      const conn = this.conn
+      if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "getOption" }))
+      return Effect.succeed(this.options.get(parsed))
     })
   }
 

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { type InvalidArgument, SocketClosed, UnsupportedOption } from "../../CosocketError.js"
+import { type InvalidArgument, UnsupportedOption } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type { StreamTransport } from "../../Transport.js"
 import * as validate from "../validate.js"
@@ -25,8 +25,34 @@ const names: ReadonlySet<string> = new Set([
 
 const isName = (option: unknown): option is Api.SocketOption => typeof option === "string" && names.has(option)
 
-const isSupported = (option: Api.SocketOption): option is "tcp-nodelay" | "keepalive" =>
+/** The options Node implements. */
+export type SupportedOption = "tcp-nodelay" | "keepalive"
+
+const isSupported = (option: Api.SocketOption): option is SupportedOption =>
   option === "tcp-nodelay" || option === "keepalive"
+
+/** `setOption`'s arguments, validated (no socket needed): the option and whether it is on. */
+export const parseSet = (
+  option: unknown,
+  value: unknown
+): { readonly option: SupportedOption; readonly enabled: boolean } | InvalidArgument | UnsupportedOption => {
+  if (typeof option !== "string" || option.length === 0) {
+    return validate.invalid("option", `missing the "option" argument`)
+  }
+  if (!isName(option)) return validate.invalid("option", `unsupported option ${validate.quote(option)}`)
+  if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
+    return validate.invalid("value", `missing the "value" argument`)
+  }
+  if (!isSupported(option)) return new UnsupportedOption({ option, platform: "node" })
+  return { option, enabled: value === true || (typeof value === "number" && value !== 0) }
+}
+
+/** `getOption`'s argument, validated (no socket needed). */
+export const parseGet = (option: unknown): SupportedOption | InvalidArgument | UnsupportedOption => {
+  if (!isName(option)) return validate.invalid("option", `unsupported option ${validate.describe(option)}`)
+  if (!isSupported(option)) return new UnsupportedOption({ option, platform: "node" })
+  return option
+}
 
 export class SocketOptions {
   private noDelay: number
@@ -42,22 +68,8 @@ export class SocketOptions {
     this.keepalive = 0
   }
 
-  /** Validates and applies `setOption` on `transport` (`undefined`: no connection). */
-  set(
-    transport: StreamTransport | undefined,
-    option: unknown,
-    value: unknown
-  ): SocketClosed | InvalidArgument | UnsupportedOption | undefined {
-    if (typeof option !== "string" || option.length === 0) {
-      return validate.invalid("option", `missing the "option" argument`)
-    }
-    if (!isName(option)) return validate.invalid("option", `unsupported option ${validate.quote(option)}`)
-    if (typeof value !== "boolean" && (typeof value !== "number" || Number.isNaN(value))) {
-      return validate.invalid("value", `missing the "value" argument`)
-    }
-    if (!isSupported(option)) return new UnsupportedOption({ option, platform: "node" })
-    if (transport === undefined) return new SocketClosed({ operation: "setOption" })
-    const enabled = value === true || (typeof value === "number" && value !== 0)
+  /** Applies a validated `setOption` to `transport`. */
+  set(transport: StreamTransport, option: SupportedOption, enabled: boolean): void {
     if (option === "tcp-nodelay") {
       transport.setNoDelay(enabled)
       this.noDelay = enabled ? 1 : 0
@@ -65,14 +77,9 @@ export class SocketOptions {
       transport.setKeepAlive(enabled, 0)
       this.keepalive = enabled ? 1 : 0
     }
-    return undefined
   }
 
-  /** `getOption`'s value, or its failure (`connected`: there is a current connection). */
-  get(connected: boolean, option: unknown): number | SocketClosed | InvalidArgument | UnsupportedOption {
-    if (!isName(option)) return validate.invalid("option", `unsupported option ${validate.describe(option)}`)
-    if (!isSupported(option)) return new UnsupportedOption({ option, platform: "node" })
-    if (!connected) return new SocketClosed({ operation: "getOption" })
+  get(option: SupportedOption): number {
     return option === "tcp-nodelay" ? this.noDelay : this.keepalive
   }
 
