@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -11,7 +13,7 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { CosocketConfig } from "./CosocketConfig.js"
 import type * as CosocketError from "./CosocketError.js"
@@ -137,7 +139,10 @@ export interface UntilReader {
   readonly readChunk: (
     size: number
   ) => Effect.Effect<Option.Option<Uint8Array>, ReceiveError | CosocketError.InvalidArgument>
-  /** The chunks of `readChunk(size)` up to the end marker, as a Stream. */
+  /**
+   * The chunks of `readChunk(size)` up to the end marker, as a Stream. Each pull takes every
+   * chunk already buffered at once (one Stream chunk per batch), waiting only when none is.
+   */
   readonly stream: (size: number) => Stream.Stream<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
 }
 
@@ -171,6 +176,17 @@ export interface TcpSocket {
   /** `"*l"` (default): a line, LF consumed, every CR dropped. `"*a"`: everything until EOF. `n`: exactly n bytes. */
   receive(pattern?: "*l" | "*a"): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
   receive(size: number): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
+  /**
+   * A batch of `receive(pattern)`: every complete line (`"*l"`, the default) or `size`-byte record
+   * already received, at least one, at most `max`; it waits only when none is complete. The batch
+   * holds exactly what as many `receive(pattern)` calls would return, in order, with the same
+   * limits, timeout and busy rules; an end of stream, a limit or an incomplete unit after the
+   * batch is left for the next read. One Effect per batch instead of one per line.
+   */
+  receiveMany(
+    pattern?: "*l" | number,
+    max?: number
+  ): Effect.Effect<ReadonlyArray<Uint8Array>, ReceiveError | CosocketError.InvalidArgument>
   /** Whatever is buffered or arrives next, at most `max` bytes. */
   receiveAny(max: number): Effect.Effect<Uint8Array, ReceiveError | CosocketError.InvalidArgument>
   /** A reader that reads up to the given pattern (see {@link UntilReader}). */
@@ -461,3 +477,37 @@ export const receiveString = (
   pattern?: "*l" | "*a" | number
 ): Effect.Effect<string, ReceiveError | CosocketError.InvalidArgument> =>
   Effect.map(socket.receive(pattern as number), text)
+
+/**
+ * The socket's lines (`"*l"`, the default) or `size`-byte records as a Stream, read in batches
+ * with `receiveMany`: each Stream chunk is one batch, every unit already received. The stream ends
+ * at a clean end of stream (the peer closed after a complete unit); an end in the middle of a
+ * unit fails with `SocketClosed` whose `partial` holds the incomplete bytes, like `receive`.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpSocket } from "effect-cosocket"
+ *
+ * const countLines = (socket: TcpSocket.TcpSocket) =>
+ *   TcpSocket.receiveStream(socket).pipe(Stream.runCount)
+ * ```
+ */
+export const receiveStream = (
+  socket: TcpSocket,
+  pattern?: "*l" | number
+): Stream.Stream<Uint8Array, ReceiveError | CosocketError.InvalidArgument> =>
+  Stream.fromPull(Effect.sync(() => {
+    const batch = socket.receiveMany(pattern) as Effect.Effect<
+      Arr.NonEmptyReadonlyArray<Uint8Array>,
+      ReceiveError | CosocketError.InvalidArgument
+    >
+    return Effect.catchTag(
+      batch,
+      "SocketClosed",
+      (closed): Effect.Effect<never, CosocketError.SocketClosed | Cause.Done> =>
+        closed.partial !== undefined && closed.partial.length === 0 ? Cause.done() : Effect.fail(closed)
+    )
+  }))

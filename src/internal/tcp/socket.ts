@@ -23,6 +23,7 @@ import {
 import type * as Api from "../../TcpSocket.js"
 import type * as TlsApi from "../../Tls.js"
 import type { AddressInfo, StreamConnector, StreamTransport } from "../../Transport.js"
+import { BatchNeed } from "../batchNeed.js"
 import * as needs from "../needs.js"
 import { encode } from "../sendable.js"
 import type * as timer from "../timer.js"
@@ -201,6 +202,23 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       ? new needs.AllNeed(this.config.maxReceiveSize)
       : new needs.ExactNeed(p)
     return Effect.suspend(() => this.read("receive", need))
+  }
+
+  receiveMany(
+    pattern?: "*l" | number,
+    max?: number
+  ): Effect.Effect<ReadonlyArray<Uint8Array>, Api.ReceiveError | InvalidArgument> {
+    const p = args.parsePattern(pattern)
+    if (validate.isInvalid(p)) return Effect.fail(p)
+    if (p === "*a" || p === 0) return Effect.fail(validate.invalid("pattern", "bad pattern argument for a batch"))
+    const n = max === undefined ? Infinity : args.parseCount("max", max)
+    if (validate.isInvalid(n)) return Effect.fail(n)
+    if (p !== "*l") {
+      const records = new BatchNeed(new needs.ExactNeed(p), n)
+      return Effect.suspend(() => this.read("receive", records))
+    }
+    // A line need keeps a scan position: a fresh one per run, since other reads may consume between runs.
+    return Effect.suspend(() => this.read("receive", new BatchNeed(new needs.LineNeed(this.config.maxLineLength), n)))
   }
 
   receiveAny(max: number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {

@@ -4,12 +4,14 @@
  *
  * @internal
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { InvalidArgument } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
+import { BatchNeed } from "../batchNeed.js"
 import * as needs from "../needs.js"
 import * as validate from "../validate.js"
 import * as args from "./arguments.js"
@@ -20,6 +22,25 @@ export const untilReader = (
   maxReceiveSize: number | undefined,
   read: <A>(need: needs.Need<A>) => Effect.Effect<A, Api.ReceiveError>
 ): Api.UntilReader => {
+  /**
+   * One pull per batch of chunks; the end marker (a `null` chunk, always last in its batch) ends
+   * the stream after the chunks before it (a `Cause.Done` failure is the end of a pull).
+   */
+  const chunks = (batch: BatchNeed<Uint8Array | null>) => {
+    let ended = false
+    return Effect.suspend((): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Api.ReceiveError | Cause.Done> => {
+      if (ended) return Cause.done()
+      return Effect.flatMap(read(batch), (units) => {
+        const last = units.length - 1
+        if (units[last] !== null) return Effect.succeed(units as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>)
+        ended = true
+        return last === 0
+          ? Cause.done()
+          : Effect.succeed(units.slice(0, last) as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>)
+      })
+    })
+  }
+
   // The need holds no state of its own (the reader's state does): one serves every read.
   const need = new needs.UntilNeed(state, maxReceiveSize)
   const whole = Effect.suspend(() => read(need))
@@ -33,10 +54,14 @@ export const untilReader = (
   return {
     read: whole,
     readChunk,
-    // The end marker ends the stream (a `Cause.Done` failure is the end of a pull).
-    stream: (size) =>
-      Stream.fromEffectRepeat(
-        Effect.flatMap(readChunk(size), (chunk) => chunk._tag === "Some" ? Effect.succeed(chunk.value) : Cause.done())
+    stream: (size) => {
+      const n = args.parseCount("size", size)
+      if (validate.isInvalid(n)) return Stream.fail(n)
+      return Stream.fromPull(
+        Effect.sync(() => chunks(new BatchNeed(new needs.UntilChunkNeed(state, n), Infinity, isEnd)))
       )
+    }
   }
 }
+
+const isEnd = (chunk: Uint8Array | null): boolean => chunk === null
