@@ -44,7 +44,7 @@ describe("differential: the library against nginx + lua-nginx-module", () => {
     for (const bullet of Object.values(BULLETS)) expect(section).toContain(`- **${bullet}`)
   })
 
-  // The comparator itself, on the two examples of issue 17 (results as nginx printed them).
+  // The comparator itself, on two examples (results as nginx printed them).
   const program = (ops: Program["ops"], reader: Program["reader"], chunks: Program["chunks"], fin: number | null) => ({
     chunks,
     fin,

@@ -1,5 +1,5 @@
 /**
- * Issue 16: every public entry point called with arbitrary JavaScript values, including values
+ * Every public entry point called with arbitrary JavaScript values, including values
  * whose own code throws (getters, Proxy traps, `toString`), values that answer differently on
  * every read, revoked Proxies and Proxies posing as `Uint8Array`s. Each call must return an
  * Effect without throwing, and the Effect must succeed or fail with a typed cosocket error: never
@@ -328,7 +328,7 @@ const exchange = (socket: TcpSocket.TcpSocket) =>
     return text(yield* socket.receive())
   })
 
-describe("issue 16: every entry point, any arguments: typed outcomes only", () => {
+describe("every entry point, any arguments: typed outcomes only", () => {
   it.live(
     "TcpSocket methods on a connected socket; after an InvalidArgument the socket still works",
     () =>

@@ -309,7 +309,7 @@ describe("examples/memcached: against a real memcached", () => {
       expect(yield* Memcached.use(options, (mc) => Effect.succeed(mc.reusedTimes))).toBe(0)
     })))
 
-  it.live("pitfalls #1: a read timeout closes the connection at once; the next user gets a fresh one", () =>
+  it.live("a read timeout closes the connection at once; the next user gets a fresh one", () =>
     withNode(Effect.gen(function*() {
       // memcached has no slow command: a scripted peer plays a memcached that answers late
       const peer = yield* ScriptedPeer.make({
@@ -334,7 +334,7 @@ describe("examples/memcached: against a real memcached", () => {
     })))
 })
 
-describe("examples/memcached: noreply and what memcached accepts (issue 16)", () => {
+describe("examples/memcached: noreply and what memcached accepts", () => {
   it("encoding: ` noreply` on set, delete and incr; exptime is a signed 32-bit integer", () => {
     expect(text(Protocol.encodeSet("k", "v", 1, -1, true) as Uint8Array)).toBe("set k 1 -1 1 noreply\r\nv\r\n")
     expect(text(Protocol.encodeDelete("k", true) as Uint8Array)).toBe("delete k noreply\r\n")

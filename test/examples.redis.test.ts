@@ -374,7 +374,7 @@ describe("examples/redis: against a real redis-server", () => {
       expect(yield* Redis.use(options, (redis) => Effect.succeed(redis.reusedTimes))).toBe(0)
     })))
 
-  it.live("pitfalls #1: a read timeout closes the connection; the late reply never reaches the next user", () =>
+  it.live("a read timeout closes the connection; the late reply never reaches the next user", () =>
     withNode(Effect.gen(function*() {
       const options = { ...(yield* server()), readTimeout: "100 millis" as const }
       const timedOut = yield* Effect.scoped(Effect.gen(function*() {
@@ -397,7 +397,7 @@ describe("examples/redis: against a real redis-server", () => {
       expect(next).toEqual({ reused: 0, reply: Resp.bulk("mine") })
     })))
 
-  it.live("pitfalls #1, second line of defence: without the client's close, setKeepalive refuses (DirtyConnection)", () =>
+  it.live("second line of defence: without the client's close, setKeepalive refuses (DirtyConnection)", () =>
     withNode(Effect.gen(function*() {
       const options = yield* server()
       const key = Redis.poolKey(options)
@@ -422,7 +422,7 @@ describe("examples/redis: against a real redis-server", () => {
     })))
 })
 
-describe("examples/redis: status and error replies are binary-safe (issue 16)", () => {
+describe("examples/redis: status and error replies are binary-safe", () => {
   const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
   it("the parser keeps the exact bytes of +... and -... lines; encodeValue writes them back", () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 16's defects, one regression test each (each failed, crashed or threw before the fix):
+ * Defects found by hardening the entry points, one regression test each (each failed, crashed or threw before the fix):
  * UDP peers on port 0 (a process crash from inside node:dgram's callbacks), typed errors where a
  * TypeError escaped, withConnection's synchronous throw, unbounded messages, NUL in host names.
  */
@@ -47,7 +47,7 @@ const udpLayer = Layer.mergeAll(
   CosocketConfig.layer({ readTimeout: 2_000 }).pipe(Layer.orDie)
 )
 
-describe("issue 16: UDP peers need a port 1..65535, checked before any state changes", () => {
+describe("UDP peers need a port 1..65535, checked before any state changes", () => {
   it.live("setPeername(host name, 0) is InvalidArgument (it crashed the process in the lookup callback)", () =>
     Effect.gen(function*() {
       const port = yield* echoPeer
@@ -120,7 +120,7 @@ describe("issue 16: UDP peers need a port 1..65535, checked before any state cha
     }))
 })
 
-describe("issue 16: typed InvalidArgument instead of a TypeError defect", () => {
+describe("typed InvalidArgument instead of a TypeError defect", () => {
   it.effect("CosocketConfig.make(undefined | null) and CosocketConfig.layer(null)", () =>
     Effect.gen(function*() {
       const make = CosocketConfig.make as (options: unknown) => Effect.Effect<CosocketConfig.Settings, unknown>
@@ -160,7 +160,7 @@ describe("issue 16: typed InvalidArgument instead of a TypeError defect", () => 
     }).pipe(Effect.scoped, Effect.provide(layer())))
 })
 
-describe("issue 16: withConnection validates inside the Effect", () => {
+describe("withConnection validates inside the Effect", () => {
   it.live("an options getter that throws is a failed Effect, never a synchronous throw", () =>
     Effect.gen(function*() {
       let reads = 0
@@ -194,7 +194,7 @@ describe("issue 16: withConnection validates inside the Effect", () => {
     }))
 })
 
-describe("issue 16: InvalidArgument messages quote at most 64 characters of the input", () => {
+describe("InvalidArgument messages quote at most 64 characters of the input", () => {
   const big = "x".repeat(2 * 1024 * 1024)
   const capped = `${"x".repeat(64)}... (${big.length} characters)`
 
@@ -220,7 +220,7 @@ describe("issue 16: InvalidArgument messages quote at most 64 characters of the 
     }).pipe(Effect.scoped, Effect.provide(layer())))
 })
 
-describe("issue 16: a host name with a NUL byte is refused", () => {
+describe("a host name with a NUL byte is refused", () => {
   it.live("TCP connect: InvalidArgument (node:net threw it as a defect; getaddrinfo would stop at the NUL)", () =>
     Effect.gen(function*() {
       const srv = yield* server(() => {})
@@ -250,7 +250,7 @@ describe("issue 16: a host name with a NUL byte is refused", () => {
     }).pipe(Effect.scoped, Effect.provide(udpLayer)))
 })
 
-describe("issue 16: values whose own code throws are typed InvalidArgument", () => {
+describe("values whose own code throws are typed InvalidArgument", () => {
   const boom = () => {
     throw new Error("hostile")
   }
@@ -289,7 +289,7 @@ describe("issue 16: values whose own code throws are typed InvalidArgument", () 
     }).pipe(Effect.scoped, Effect.provide(layer())))
 })
 
-describe("issue 16: the caller's name resolution cannot throw out of our control", () => {
+describe("the caller's name resolution cannot throw out of our control", () => {
   it.live("a lookup that throws, a lookup getter that throws, a lookup that is not a function: ConnectError", () =>
     Effect.gen(function*() {
       const throwing = NodeCosocket.tcpConnectorWith({

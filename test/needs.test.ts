@@ -5,7 +5,7 @@
  *
  * Catalog ids covered here on the pure state machine (the loopback suites cover them on real
  * sockets): TCP-UNTIL-001..003, 005..007, 009..011, 013, 014, 015, 017, 018, 019 (ours), 021..023,
- * 025 (ours), 026 (ours), 027, 031 (ours), pitfalls Part D #7, TCP-RECV-001..003, 005,
+ * 025 (ours), 026 (ours), 027, 031 (ours), TCP-RECV-001..003, 005,
  * 006, 009, 011, 019, 021, TCP-ANY-001, 003, 005, 007. Not here: TCP-UNTIL-029 / 030 (argument
  * validation of the socket methods, not of the pure state machine).
  */
@@ -467,7 +467,7 @@ describe("UntilState, unsized reads", () => {
     expect(d.untilAll(r)).toEqual({ closed: "cd" })
   })
 
-  it("pitfalls Part D #7: at EOF mid-match the held-back bytes are part of the partial", () => {
+  it("at EOF mid-match the held-back bytes are part of the partial", () => {
     catalog("xy--", (d) => [d.untilAll(until("--abc"))], [{ closed: "xy--" }])
     catalog("xy--ab", (d) => [d.untilChunk(until("--abc"), 1), d.untilChunk(until("--abc"), 100)], [
       "x",
@@ -476,7 +476,7 @@ describe("UntilState, unsized reads", () => {
     catalog("xy--ab", (d) => [d.untilAll(until("--abc", true))], [{ closed: "xy--ab" }])
   })
 
-  it("pitfall 7: when the pattern never completes, the unsized and sized readers end with every byte", () => {
+  it("when the pattern never completes, the unsized and sized readers end with every byte", () => {
     fc.assert(
       fc.property(
         fc.record({ stream: arbitraryStream("-ab"), size: fc.integer({ min: 1, max: 5 }) }),
@@ -572,7 +572,7 @@ const arbitraryReadOp: fc.Arbitrary<ReadOp> = fc.oneof(
   }
 )
 
-describe("UntilState interleaved with other reads (pitfalls Part D #13)", () => {
+describe("UntilState interleaved with other reads", () => {
   it("a sized read after EOF that takes part of the held-back prefix leaves no stale matcher state", () => {
     // Found by the property below (seed -1150178943): "abc" is held back as a possible start of
     // "abcabd"; after EOF, readChunk(1) takes "a" from it. "bc" cannot start the pattern, so an

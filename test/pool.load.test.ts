@@ -1,6 +1,6 @@
 /**
- * Load: 2,000 fibers on one key with poolSize 50 and backlog 500 against a loopback server
- * (issue 3; pitfalls Part D #8). The server holds its replies until every fiber has asked the
+ * Load: 2,000 fibers on one key with poolSize 50 and backlog 500 against a loopback server.
+ * The server holds its replies until every fiber has asked the
  * pool, so the outcome is exact whatever the machine's speed: 50 connect, 500 wait (and then run
  * on the pooled connections, FIFO), 1,450 fail at once with PoolBacklogFull. When the layer
  * closes, no connection is left open on the server side.

@@ -3,7 +3,7 @@
  * sockets, the Node connector and the pool layer of NodeCosocket.
  *
  * Not here: TCP-POOL-041 (TLS connections through the pool) belongs to the TLS issue and is
- * tested there. Where we differ on purpose (design section 9) the test checks our behaviour and
+ * tested there. Where we differ on purpose (the README's "Deliberate differences") the test checks our behaviour and
  * says so: `setKeepalive` has no pool-size argument (sizes come from `connect` or the layer), a
  * `setKeepalive` failure caused by the connection's state closes it, and connect arguments are
  * validated before the connect queues.
@@ -650,7 +650,7 @@ describe("TCP-POOL on loopback", () => {
       expect(reused).toBe(0)
     })))
 
-  it.live("Part D #10: a reset while idle also evicts; nothing stale is handed out", () =>
+  it.live("a reset while idle also evicts; nothing stale is handed out", () =>
     run(Effect.gen(function*() {
       const peer = yield* server(closing(memcachedPeer))
       yield* Effect.scoped(Effect.flatMap(TcpSocket.connect("127.0.0.1", peer.port), (s) => s.setKeepalive()))
@@ -687,7 +687,7 @@ describe("TCP-POOL on loopback", () => {
       yield* eventually(() => peer.openCount() === 0)
     })))
 
-  it.live("Part D #15: closing the layer closes idle connections, fails waiters with PoolClosed, leaves no timer", () =>
+  it.live("closing the layer closes idle connections, fails waiters with PoolClosed, leaves no timer", () =>
     Effect.gen(function*() {
       const peer = yield* server(closing(memcachedPeer))
       const timersBefore = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length

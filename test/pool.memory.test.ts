@@ -1,7 +1,8 @@
 /**
  * The keepalive pool on the in-memory transport under TestClock: MRU/LRU, idle timers, the idle
  * watcher, backlog waits and their races, key lifetime, stats and metrics, shutdown, and the
- * pitfalls of spec Part D (#1, #2, #5, #6, #8, #10, #15). Catalog ids name the case each test
+ * pool bugs OpenResty users meet (a late reply reaching the next borrower, unread bytes pooled,
+ * stale handles, lost grants, backlog floods, idle resets, shutdown leaks). Catalog ids name the case each test
  * mirrors; the same cases run on real loopback sockets in pool.loopback.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -165,7 +166,7 @@ describe("ConnectionPool on the memory transport", () => {
       )
     }))
 
-  it.effect("idle watcher: data, FIN or an error while idle drops the connection (TCP-POOL-003, -047; Part D #10)", () =>
+  it.effect("idle watcher: data, FIN or an error while idle drops the connection (TCP-POOL-003, -047)", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const park = (pool: string) =>
@@ -192,7 +193,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("checkout re-checks the transport: pending bytes, EOF or an error the watcher missed (spec A.20)", () =>
+  it.effect("checkout re-checks the transport: pending bytes, EOF or an error the watcher missed", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       // transports whose state changes without waking the watcher
@@ -233,7 +234,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("backlog: size connections open, FIFO waiters, PoolBacklogFull at once past backlog (TCP-POOL-023; Part D #8)", () =>
+  it.effect("backlog: size connections open, FIFO waiters, PoolBacklogFull at once past backlog (TCP-POOL-023)", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const opts = { poolSize: 2, backlog: 2 }
@@ -330,7 +331,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("an interrupted waiter leaves no trace (TCP-POOL-034; Part D #6)", () =>
+  it.effect("an interrupted waiter leaves no trace (TCP-POOL-034)", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const opts = { poolSize: 1, backlog: 2 }
@@ -355,7 +356,7 @@ describe("ConnectionPool on the memory transport", () => {
     }))
 
   const raceCase = (order: "grantFirst" | "interruptFirst", handoff: "close" | "setKeepalive") =>
-    it.effect(`a grant racing the waiter's interruption is given back, never lost (${order}, ${handoff}; Part D #6)`, () =>
+    it.effect(`a grant racing the waiter's interruption is given back, never lost (${order}, ${handoff})`, () =>
       Effect.gen(function*() {
         const h = yield* Harness.make()
         const opts = { poolSize: 1, backlog: 2 }
@@ -399,7 +400,7 @@ describe("ConnectionPool on the memory transport", () => {
   raceCase("grantFirst", "setKeepalive")
   raceCase("interruptFirst", "setKeepalive")
 
-  it.effect("a failed connect releases its slot and the next waiter proceeds (TCP-POOL-025, -033; Part D #7)", () =>
+  it.effect("a failed connect releases its slot and the next waiter proceeds (TCP-POOL-025, -033)", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const opts = { pool: "test", poolSize: 1, backlog: 2 }
@@ -454,7 +455,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("declared pools persist while empty and keep their limits (pitfall 10)", () =>
+  it.effect("declared pools persist while empty and keep their limits", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make({ pools: { redis: { size: 1, backlog: 0 }, plain: {} } })
       const initial = yield* h.pool.stats
@@ -525,7 +526,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("shutdown: idle closed, waiters fail with PoolClosed, later acquires fail, check-in refused, no fiber or timer left (Part D #15)", () =>
+  it.effect("shutdown: idle closed, waiters fail with PoolClosed, later acquires fail, check-in refused, no fiber or timer left", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const opts = { poolSize: 2, backlog: 5 }
@@ -605,7 +606,7 @@ describe("ConnectionPool on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("Part D #1: a late reply after a read timeout never reaches the next borrower", () =>
+  it.effect("a late reply after a read timeout never reaches the next borrower", () =>
     Effect.gen(function*() {
       yield* Effect.promise(() =>
         FastCheck.assert(
@@ -636,8 +637,7 @@ describe("ConnectionPool on the memory transport", () => {
                 p.send("REPLY b\n")
                 expect(text(yield* second.socket.receive())).toBe("REPLY b")
                 expect(yield* second.socket.getReusedTimes).toBe(0)
-                yield* Effect.forEach([first, second], (c) =>
-                  c.end)
+                yield* Effect.forEach([first, second], (c) => c.end)
                 yield* h.shutdown
               }).pipe(Effect.provide(TestClock.layer()))
             )),
@@ -646,7 +646,7 @@ describe("ConnectionPool on the memory transport", () => {
       )
     }))
 
-  it.effect("Part D #2: unread bytes at release close the connection, the pool stays empty", () =>
+  it.effect("unread bytes at release close the connection, the pool stays empty", () =>
     Effect.gen(function*() {
       yield* Effect.promise(() =>
         FastCheck.assert(
@@ -679,7 +679,7 @@ describe("ConnectionPool on the memory transport", () => {
       )
     }))
 
-  it.effect("Part D #5: a stale handle after setKeepalive fails with SocketClosed and never touches the connection", () =>
+  it.effect("a stale handle after setKeepalive fails with SocketClosed and never touches the connection", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const old = yield* h.client()

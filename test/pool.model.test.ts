@@ -1,6 +1,5 @@
 /**
- * Model-based property test of the keepalive pool (issue 3; pitfalls Part C #11, Part D #1, #5,
- * #6): random scripts of connect, send, receive, reply, setKeepalive, close, read timeout, read
+ * Model-based property test of the keepalive pool: random scripts of connect, send, receive, reply, setKeepalive, close, read timeout, read
  * interruption, peer FIN, idle peer activity, idle expiry, waiter interruption (also racing a
  * grant) and scope end run through the real TCP engine on the in-memory transport under TestClock,
  * against a small reference model of the pool. After every step:

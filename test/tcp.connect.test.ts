@@ -209,7 +209,7 @@ describe("TcpSocket.connect", () => {
       expect([error._tag, error.message]).toEqual(["InvalidArgument", "missing the port number"])
     })))
 
-  it.live("connecting again closes the previous connection (spec A.1)", () =>
+  it.live("connecting again closes the previous connection", () =>
     run(Effect.gen(function*() {
       const peer = yield* server(() => {})
       const socket = yield* TcpSocket.make

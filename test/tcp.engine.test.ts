@@ -1,6 +1,6 @@
 /**
  * The TCP engine on an in-memory transport under TestClock: exact timeouts (inactivity timers
- * re-armed on progress), the whole busy matrix of spec A.17, half-close, interruption and scope
+ * re-armed on progress), the whole busy matrix of OpenResty, half-close, interruption and scope
  * lifetime. No network, no real timers.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -77,7 +77,7 @@ describe("engine timeouts (TestClock)", () => {
     }))
   })
 
-  it.effect("pitfalls D#11 time spent by a slow consumer does not count: the timer only runs while waiting", () => {
+  it.effect("time spent by a slow consumer does not count: the timer only runs while waiting", () => {
     const { net, provide } = setup({ readTimeout: "1 second" })
     return provide(Effect.gen(function*() {
       const socket = yield* TcpSocket.connect("10.0.0.1", 80)
@@ -141,7 +141,7 @@ describe("engine timeouts (TestClock)", () => {
   })
 })
 
-describe("engine busy matrix (spec A.17)", () => {
+describe("engine busy matrix (OpenResty's busy rules)", () => {
   type InFlight = "connecting" | "reading" | "writing"
 
   const inFlight = (net: MemoryTransport.MemoryNetwork, socket: TcpSocket.TcpSocket, state: InFlight) =>
@@ -332,7 +332,7 @@ describe("engine half-close, interruption and scope", () => {
     }).pipe(Effect.provide(layer))
   })
 
-  it.effect("pitfalls D#1 a late reply after a read timeout never reaches the next borrower", () => {
+  it.effect("a late reply after a read timeout never reaches the next borrower", () => {
     const { net, provide } = setup({ readTimeout: "1 second" })
     return provide(Effect.gen(function*() {
       const first = yield* Effect.scoped(Effect.gen(function*() {

@@ -324,7 +324,7 @@ describe("lifetime (TCP-LIFE)", () => {
     })))
 })
 
-describe("busy rules (TCP-BUSY, spec A.17)", () => {
+describe("busy rules (TCP-BUSY)", () => {
   it.live("TCP-BUSY-001 while writing: send/close/setKeepalive/connect busy writing, getReusedTimes 0, reads allowed", () =>
     run(Effect.gen(function*() {
       const peer = yield* server(stalledPeer)

@@ -4,7 +4,7 @@
  * case's calls. Each case also runs with the peer writing one byte per segment, since chunk
  * boundaries must never change results (the catalog's "buffer size 1" variants).
  *
- * Deliberate differences (design section 9): sized reads never return more than `size`
+ * Deliberate differences (the README's "Deliberate differences"): sized reads never return more than `size`
  * (TCP-UNTIL-019, -025, -026, -031 return smaller chunks than OpenResty, with the same
  * concatenation), and `readChunk(size <= 0)` is InvalidArgument rather than "no size"
  * (TCP-UNTIL-030). TCP-UNTIL-015's "no leak" has no GC-visible equivalent; the long pattern is
@@ -259,7 +259,7 @@ describe("TcpSocket.receiveUntil", () => {
       expect(inclusive.message).toBe(`bad "inclusive" option value type: string`)
     })))
 
-  it.live("pitfalls Part D #7 (ours): EOF mid-match: the held-back bytes are in the partial", () =>
+  it.live("EOF mid-match: the held-back bytes are in the partial", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s) => s.end("xy--"))
       const socket = yield* TcpSocket.make
@@ -281,7 +281,7 @@ describe("TcpSocket.receiveUntil", () => {
       expect(yield* outcome(socket.receive("*a"))).toBe("tail")
     })))
 
-  // Issue 17: OpenResty returns the pending end marker from the next iterator call of either form.
+  // OpenResty returns the pending end marker from the next iterator call of either form.
   it.live("after a readChunk that reached the pattern, read is the end marker (empty bytes), as in OpenResty", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s) => s.end("x"))
@@ -307,7 +307,7 @@ describe("TcpSocket.receiveUntil", () => {
       expect(yield* outcome(reader.read)).toBe("ef")
     })))
 
-  // Issue 17 / README "No bytes are lost when a reader holds back a possible start of the pattern".
+  // README "No bytes are lost when a reader holds back a possible start of the pattern".
   it.live("(ours) bytes held back by a timed-out reader are read by the next receive (OpenResty loses them)", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s) => s.write("-"))
@@ -335,7 +335,7 @@ describe("TcpSocket.receiveUntil", () => {
       expect(yield* outcome(socket.receiveAny(5))).toBe("ERR timeout []")
     })))
 
-  // Found by the differential campaign (issue 17): the reader kept the old connection's offsets.
+  // Found by the differential campaign: the reader kept the old connection's offsets.
   it.live("a reader used across a reconnect: a committed occurrence ends with the old connection", () =>
     run(Effect.gen(function*() {
       const peer = yield* server((s, index) => s.write(index === 0 ? "abcabd-rest" : "zabcabdq"))

@@ -112,7 +112,7 @@ describe("TcpSocket.withConnection on the memory transport", () => {
       yield* h.shutdown
     }))
 
-  it.effect("a refused check-in (unread data) closes the connection and keeps use's value (Part D #2)", () =>
+  it.effect("a refused check-in (unread data) closes the connection and keeps use's value", () =>
     Effect.gen(function*() {
       const h = yield* Harness.make()
       const value = yield* Effect.provide(

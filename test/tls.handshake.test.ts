@@ -1,6 +1,6 @@
 /**
  * Catalog group TCP-SSL (sslHandshake) against node:tls servers on loopback with the fixture
- * certificates, plus verification on by default (design section 9, ours), mutual TLS, session
+ * certificates, plus verification on by default (ours: a deliberate difference listed in the README), mutual TLS, session
  * resumption observed by the server, handshake timeouts and interruption, and a real
  * `openssl s_server`.
  *
@@ -342,7 +342,7 @@ describe("sslHandshake: catalog TCP-SSL", () => {
     })))
 })
 
-describe("sslHandshake: verification on by default (design section 9, ours)", () => {
+describe("sslHandshake: verification on by default (ours: a deliberate difference listed in the README)", () => {
   const cases = [
     ["self-signed", selfSignedCert, "18: self-signed certificate"],
     ["expired", expiredCert, "10: certificate has expired"]

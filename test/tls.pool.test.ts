@@ -3,7 +3,7 @@
  * handshake), TCP-SSL-019 (ours: a pooled TLS connection with another identity is refused with
  * `TlsError` "mismatch" instead of silently reused), pool keys carrying the TLS identity (two SNI
  * names on one address never share a connection), and TLS 1.3 session tickets arriving after the
- * handshake never making a pooled connection look dirty (pitfalls Part D #3).
+ * handshake never making a pooled connection look dirty.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -92,7 +92,7 @@ describe("TLS and the pool", () => {
       expect(keys.every((k) => k.startsWith(`127.0.0.1:${peer.port} tls=`))).toBe(true)
     })))
 
-  it.live("pitfalls D#3: TLS 1.3 tickets arriving after the handshake leave the pooled connection clean", () =>
+  it.live("TLS 1.3 tickets arriving after the handshake leave the pooled connection clean", () =>
     run(Effect.gen(function*() {
       const peer = yield* tlsServer({ ...serverCert, minVersion: "TLSv1.3" })
       let first: TlsApi.TlsSession | undefined

@@ -1,6 +1,6 @@
 /**
  * The UDP engine on an in-memory datagram connector, driven by TestClock: timeouts, the busy
- * rule (spec A.18), the bounded queue and its drop counter, never-truncate, scope and interruption.
+ * rule, the bounded queue and its drop counter, never-truncate, scope and interruption.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"

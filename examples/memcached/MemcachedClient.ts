@@ -3,7 +3,7 @@
  * lines with `receive("*l")`, a value's data block with `receive(n + 2)`, connections reused
  * through the keepalive pool (key `host:port`).
  *
- * A read timeout or a garbage reply closes the connection at once (never pooled, pitfalls #1);
+ * A read timeout or a garbage reply closes the connection at once (never pooled);
  * after an error line from the server the connection is closed at `release` instead of pooled,
  * as memcached may still be reading the rest of a rejected request.
  */

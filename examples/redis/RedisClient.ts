@@ -4,7 +4,7 @@
  * reused through the keepalive pool under a key that includes the database and the user.
  *
  * Like lua-resty-redis, a connection whose protocol state is unknown (a read timed out, the reply
- * was garbage) is closed at once and never pooled (pitfalls #1); the engine's `DirtyConnection`
+ * was garbage) is closed at once and never pooled; the engine's `DirtyConnection`
  * refusal in `setKeepalive` is the second line of defence.
  */
 import type * as Duration from "effect/Duration"
