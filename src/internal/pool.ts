@@ -208,12 +208,8 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
       this.series.add(kp)
     }
     const now = this.now()
-    const entry = this.takeIdle(kp, now)
-    if (entry !== undefined) {
-      kp.active++
-      this.countReuse(kp)
-      return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
-    }
+    const reused = this.reuse(kp, now)
+    if (reused !== undefined) return reused
     if (kp.backlog === undefined || kp.active < kp.size) {
       kp.active++
       this.countCreate(kp)
@@ -225,6 +221,22 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
       return new PoolBacklogFull({ key, size: kp.size, backlog: kp.backlog })
     }
     return kp
+  }
+
+  /** An idle connection of `key` now, or `undefined` (nothing taken). */
+  readonly reuseNow = (key: string): LeaseImpl | undefined => {
+    if (this.closed) return undefined
+    const kp = this.keys.get(key)
+    return kp === undefined || kp.idle.length === 0 ? undefined : this.reuse(kp, this.now())
+  }
+
+  /** Hands out the most recent idle connection of `kp` still fit for use, if any. */
+  private reuse(kp: KeyPool, now: number): LeaseImpl | undefined {
+    const entry = this.takeIdle(kp, now)
+    if (entry === undefined) return undefined
+    kp.active++
+    this.countReuse(kp)
+    return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
   }
 
   /** `tryAcquire` for the engine: a lease or a refusal now, or `undefined` when the caller must wait. */
@@ -574,5 +586,12 @@ export const acquireNow = (
   limits: Api.PoolLimits
 ): Api.Lease | PoolBacklogFull | PoolClosed | undefined =>
   pool instanceof PoolImpl ? pool.acquireNow(key, limits) : undefined
+
+/**
+ * Only the idle part of `acquireNow`: an idle connection of `key` handed out now, or `undefined`
+ * with nothing taken (no slot, no wait), so the caller has nothing to give back.
+ */
+export const reuseNow = (pool: Api.ConnectionPool, key: string): Api.Lease | undefined =>
+  pool instanceof PoolImpl ? pool.reuseNow(key) : undefined
 
 export const pendingTimers = (pool: Api.ConnectionPool): number => pool instanceof PoolImpl ? pool.timers : 0

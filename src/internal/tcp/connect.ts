@@ -13,10 +13,11 @@ import type * as CosocketConfig from "../../CosocketConfig.js"
 import { SocketTimeout, TlsError } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type { StreamConnector, StreamTarget, StreamTransport, TlsUpgradeOptions } from "../../Transport.js"
-import { acquireNow } from "../pool.js"
+import { acquireNow, reuseNow } from "../pool.js"
 import * as timer from "../timer.js"
 import * as tracing from "../tracing.js"
 import * as validate from "../validate.js"
+import type { Busy } from "./busy.js"
 import { Connection } from "./connection.js"
 
 /** A `connect` ready to run on a socket: where to, the full pool key and limits, the bind address and TLS. */
@@ -40,36 +41,47 @@ export interface Opener {
   readonly connectTimeout: Duration.Duration
   /** The server name of the last connect, for the handshake span. */
   readonly tlsHost: string | undefined
+  /** The connect flag is set while the open waits. */
+  readonly busy: Busy
+  /** Makes `conn` the socket's connection (or closes it when the socket's lifetime ended). */
+  attach(conn: Connection): void
 }
 
 /** `restore` of the uninterruptible region the open runs in. */
 export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /**
+ * The synchronous fast path: attaches an idle pooled connection of the plan's key when there is
+ * one (`true`). Takes nothing else from the pool, so a `false` leaves nothing to clean up: the
+ * caller then runs `open`. Without a tracer only (a traced connect always makes its span).
+ */
+export const reuseIdle = (opener: Opener, plan: ConnectPlan): boolean => {
+  const lease = reuseNow(opener.pool, plan.key)
+  if (lease === undefined) return false
+  const reused = lease.reused!
+  opener.attach(new Connection(reused.transport, lease, reused.reusedTimes))
+  return true
+}
+
+/**
  * Opens the planned connection; run it uninterruptibly (`restore` makes the pool wait and the
- * connect interruptible). `attach` gets the connection. Returns `undefined` when an idle pooled
- * connection was attached at once (no Effect needed); otherwise `connecting` is called with
- * `true` before waiting and `false` when the open ends.
+ * connect interruptible). Returns `undefined` when an idle pooled connection was attached at once
+ * (no Effect needed); otherwise the connect flag is set while it waits.
  */
 export const open = (
   opener: Opener,
   restore: Restore,
-  plan: ConnectPlan,
-  attach: (conn: Connection) => void,
-  connecting: (on: boolean) => void
+  plan: ConnectPlan
 ): Effect.Effect<void, Api.ConnectFailure> | undefined => {
-  if (opener.tracing === undefined) return openPlanned(opener, restore, plan, attach, connecting)
-  let conn: Connection | undefined
-  const attachTraced = (c: Connection) => {
-    conn = c
-    attach(c)
-  }
+  if (opener.tracing === undefined) return openPlanned(opener, restore, plan)
+  const traced = new TracedOpener(opener)
   return tracing.span(
     "cosocket.connect",
     "client",
     tracing.targetAttributes(plan.target, plan.key),
-    Effect.suspend(() => openPlanned(opener, restore, plan, attachTraced, connecting) ?? Effect.void),
+    Effect.suspend(() => openPlanned(traced, restore, plan) ?? Effect.void),
     (span) => {
+      const conn = traced.conn
       if (conn === undefined || conn.isGone) return
       span.attribute("cosocket.reused_times", conn.reusedTimes)
       const peer = plan.target._tag === "Inet" ? conn.transport.remoteAddress() : undefined
@@ -81,21 +93,53 @@ export const open = (
   )
 }
 
+/** An opener that also remembers the connection it attached (for the span's attributes). */
+class TracedOpener implements Opener {
+  conn: Connection | undefined = undefined
+  constructor(readonly socket: Opener) {}
+  get connector() {
+    return this.socket.connector
+  }
+  get pool() {
+    return this.socket.pool
+  }
+  get config() {
+    return this.socket.config
+  }
+  get schedule() {
+    return this.socket.schedule
+  }
+  get tracing() {
+    return this.socket.tracing
+  }
+  get connectTimeout() {
+    return this.socket.connectTimeout
+  }
+  get tlsHost() {
+    return this.socket.tlsHost
+  }
+  get busy() {
+    return this.socket.busy
+  }
+  attach(conn: Connection): void {
+    this.conn = conn
+    this.socket.attach(conn)
+  }
+}
+
 const openPlanned = (
   opener: Opener,
   restore: Restore,
-  plan: ConnectPlan,
-  attach: (conn: Connection) => void,
-  connecting: (on: boolean) => void
+  plan: ConnectPlan
 ): Effect.Effect<void, Api.ConnectFailure> | undefined => {
   const { key, limits, localAddress, target, upgrade } = plan
   const now = acquireNow(opener.pool, key, limits)
   if (now !== undefined && "_tag" in now) return Effect.fail(now)
   if (now !== undefined && now.reused !== undefined) {
-    attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
+    opener.attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
     return undefined
   }
-  connecting(true)
+  opener.busy.connecting = true
   const timeout = opener.connectTimeout
   const acquire = now !== undefined
     ? Effect.succeed(now)
@@ -110,7 +154,7 @@ const openPlanned = (
   return Effect.flatMap(acquire, (lease: Pool.Lease) => {
     if (lease.reused !== undefined) {
       const reused = lease.reused
-      return Effect.sync(() => attach(new Connection(reused.transport, lease, reused.reusedTimes)))
+      return Effect.sync(() => opener.attach(new Connection(reused.transport, lease, reused.reusedTimes)))
     }
     const noDelay = opener.config.noDelay
     const connector = opener.connector
@@ -126,7 +170,7 @@ const openPlanned = (
         Effect.sync(() => {
           if (exit._tag === "Success") {
             lease.connected?.()
-            attach(new Connection(exit.value, lease, 0))
+            opener.attach(new Connection(exit.value, lease, 0))
           } else {
             lease.release()
           }
@@ -134,7 +178,9 @@ const openPlanned = (
       ),
       Effect.asVoid
     )
-  }).pipe(Effect.ensuring(Effect.sync(() => connecting(false))))
+  }).pipe(Effect.ensuring(Effect.sync(() => {
+    opener.busy.connecting = false
+  })))
 }
 
 /** Connect, then upgrade, as one effect; the fresh transport is destroyed if the upgrade fails. */

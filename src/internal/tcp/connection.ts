@@ -3,9 +3,9 @@
  * not yet consumed, how the stream ended, and one state. A socket object goes through many
  * connections (every `connect` makes a new one).
  *
- * While it holds the transport, the connection is the only owner of the transport's waker: it
- * forwards wake-ups to the read waiting on it, if any. When the connection goes back to the pool
- * it lets go of the waker (the pool installs its own idle watcher).
+ * While it holds the transport, the connection is the only owner of the transport's waker: the
+ * read waiting on it, if any, is the waker (set and cleared through `waitRead`). When the
+ * connection goes back to the pool the pool installs its own idle watcher.
  *
  * @internal
  */
@@ -41,15 +41,7 @@ export class Connection {
     readonly transport: StreamTransport,
     readonly lease: Pool.Lease,
     readonly reusedTimes: number
-  ) {
-    transport.setWaker(this.onTransport)
-  }
-
-  /** The transport's waker: data, end of stream, an error or a close may be ready. */
-  private readonly onTransport = (): void => {
-    const waker = this.readWaker
-    if (waker !== undefined) waker()
-  }
+  ) {}
 
   get canRead(): boolean {
     return this.state === "open" || this.state === "writeClosed"
@@ -64,9 +56,11 @@ export class Connection {
     return this.state === "closed" || this.state === "handedOver"
   }
 
-  /** The read waiting for the transport (`undefined`: none). */
+  /** The read waiting for the transport (`undefined`: none): woken by the transport and by a close. */
   waitRead(waker: (() => void) | undefined): void {
+    if (this.readWaker === waker) return
     this.readWaker = waker
+    this.transport.setWaker(waker)
   }
 
   /** The send waiting for its completion (`undefined`: none). */

@@ -17,16 +17,20 @@ import * as tlsSession from "../tlsSession.js"
 import * as connect from "./connect.js"
 import type { Connection } from "./connection.js"
 
-/**
- * Runs the handshake on `conn` (the caller checked it may, and holds the connect flag).
- * `replace` makes the upgraded transport the socket's connection, or returns `false` when the
- * socket moved on meanwhile (the transport is then destroyed).
- */
+/** What a handshake needs from its socket. */
+export interface Upgrader extends connect.Opener {
+  /**
+   * Makes the upgraded transport the socket's connection, or returns `false` when the socket
+   * moved on meanwhile (the transport is then destroyed).
+   */
+  replaceConnection(conn: Connection, transport: StreamTransport): boolean
+}
+
+/** Runs the handshake on `conn` (the caller checked it may, and holds the connect flag). */
 export const run = (
-  opener: connect.Opener,
+  opener: Upgrader,
   conn: Connection,
-  parsed: tlsOptions.ParsedTls,
-  replace: (conn: Connection, transport: StreamTransport) => boolean
+  parsed: tlsOptions.ParsedTls
 ): Effect.Effect<Option.Option<TlsApi.TlsSession>, Api.HandshakeFailure> => {
   const result = (state: TlsState): Option.Option<TlsApi.TlsSession> =>
     parsed.keepSession ? Option.some(tlsSession.sessionOf(state)) : Option.none()
@@ -52,7 +56,7 @@ export const run = (
     Effect.onExit((exit) =>
       Effect.sync(() => {
         if (exit._tag === "Success") {
-          replaced = replace(conn, exit.value)
+          replaced = opener.replaceConnection(conn, exit.value)
           return
         }
         const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))

@@ -18,7 +18,7 @@ import * as timer from "../timer.js"
 import type * as tracing from "../tracing.js"
 import * as validate from "../validate.js"
 import * as args from "./arguments.js"
-import { ConnectPlan } from "./connect.js"
+import * as connect from "./connect.js"
 import { TcpSocketImpl } from "./socket.js"
 
 /** The services a socket object is made with. */
@@ -103,27 +103,24 @@ export const withConnection = <A, E, R>(
   const socket = socketOf(services)
   socket.setAllTimeouts(prepared.options.timeout)
   const plan = socket.plan(prepared.request)
-  if (!(plan instanceof ConnectPlan)) return Effect.fail(plan)
+  if (!(plan instanceof connect.ConnectPlan)) return Effect.fail(plan)
   const idleTimeout: Duration.Duration = prepared.options.idleTimeout ?? services.config.keepaliveTimeout
   const use = prepared.use
-  // One uninterruptible region for the whole exchange: the connect's grant and the check-in or
-  // close at the end; `use` and the waits inside connect are interruptible.
-  // (uninterruptibleMask calls its function when the effect runs, once per run.)
-  return Effect.uninterruptibleMask((restore) => {
-    const opened = socket.open(restore, plan)
-    const body = opened === undefined
-      ? restore(Effect.suspend(() => use(socket)))
-      : Effect.flatMap(opened, () => restore(Effect.suspend(() => use(socket))))
-    return Effect.matchCauseEffect(body, {
-      onFailure: (cause) => {
-        socket.release()
-        return Effect.failCause(cause)
-      },
-      onSuccess: (value) => {
-        if (!socket.isBusy) socket.checkin(idleTimeout, false)
-        socket.release()
-        return Effect.succeed(value)
-      }
-    })
-  })
+  // The exit frame is in place before anything is taken from the pool: whatever happens after
+  // (an interruption included), the finalizer checks the connection in or closes it. Only the
+  // slow open (a wait in the backlog, a fresh connect) needs an uninterruptible region of its own.
+  return Effect.onExit(
+    Effect.suspend(() => {
+      if (socket.tracing === undefined && connect.reuseIdle(socket, plan)) return use(socket)
+      return Effect.flatMap(
+        Effect.uninterruptibleMask((restore) => socket.open(restore, plan) ?? Effect.void),
+        () => use(socket)
+      )
+    }),
+    (exit) => {
+      if (exit._tag === "Success" && !socket.isBusy) socket.checkin(idleTimeout, false)
+      socket.release()
+      return Effect.void
+    }
+  )
 }

@@ -72,8 +72,8 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   private connectTimeoutSet: Duration.Duration | undefined = undefined
   private sendTimeoutSet: Duration.Duration | undefined = undefined
   private readTimeoutSet: Duration.Duration | undefined = undefined
-  /** The current connection's options. */
-  private readonly options: socketOptions.SocketOptions
+  /** The current connection's options (made by the first `setOption`: until then, the defaults). */
+  private options: socketOptions.SocketOptions | undefined = undefined
   /** The host of the last `connect` (inet targets): the default TLS server name. */
   tlsHost: string | undefined = undefined
   /** A span per read and send. */
@@ -89,7 +89,6 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     readonly tracing: tracing.Tracing | undefined = undefined
   ) {
     this.traceIo = tracing !== undefined && tracing.io
-    this.options = new socketOptions.SocketOptions(config.noDelay)
   }
 
   release(): void {
@@ -119,6 +118,8 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       const request = args.parseConnect(host, portOrOptions, maybeOptions)
       const plan = request instanceof args.ConnectRequest ? this.plan(request) : request
       if (!(plan instanceof connect.ConnectPlan)) return Effect.fail(plan)
+      // An idle pooled connection is attached synchronously: nothing is left to clean up.
+      if (this.tracing === undefined && connect.reuseIdle(this, plan)) return Effect.void
       // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait and
       // the connect itself (restore) can be interrupted.
       return Effect.uninterruptibleMask((restore) => this.open(restore, plan) ?? Effect.void)
@@ -143,21 +144,17 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   }
 
   open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined {
-    return connect.open(this, restore, plan, this.attach, this.setConnecting)
-  }
-
-  private readonly setConnecting = (on: boolean): void => {
-    this.busy.connecting = on
+    return connect.open(this, restore, plan)
   }
 
   /** Makes `conn` the current connection, unless the socket's lifetime ended meanwhile. */
-  readonly attach = (conn: Connection): void => {
+  attach(conn: Connection): void {
     if (this.finished) {
       conn.destroy()
       return
     }
     this.conn = conn
-    this.options.reset()
+    this.options?.reset()
   }
 
   adopt(transport: StreamTransport, lease: Pool.Lease): void {
@@ -374,7 +371,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       return refused
     }
     // A pooled connection goes back with the options every connection starts with.
-    this.options.restoreDefaults(conn.transport)
+    this.options?.restoreDefaults(conn.transport)
     const transport = conn.handOver()
     if (!conn.lease.checkin({ transport, reusedTimes: conn.reusedTimes }, idleTimeout)) transport.destroy()
     return undefined
@@ -450,6 +447,7 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       if (!("enabled" in parsed)) return Effect.fail(parsed)
       const conn = this.conn
       if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "setOption" }))
+      this.options ??= new socketOptions.SocketOptions(this.config.noDelay)
       this.options.set(conn.transport, parsed.option, parsed.enabled)
       return Effect.void
     })
@@ -461,7 +459,8 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       if (typeof parsed !== "string") return Effect.fail(parsed)
       const conn = this.conn
       if (conn === undefined || conn.isGone) return Effect.fail(new SocketClosed({ operation: "getOption" }))
-      return Effect.succeed(this.options.get(parsed))
+      const options = this.options ??= new socketOptions.SocketOptions(this.config.noDelay)
+      return Effect.succeed(options.get(parsed))
     })
   }
 
@@ -495,14 +494,16 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
       if (!(conn instanceof Connection)) return Effect.fail(conn)
       if (conn.state !== "open") return Effect.fail(new SocketClosed({ operation: "handshake" }))
       this.busy.connecting = true
-      return handshake.run(this, conn, parsed, this.replaceConnection).pipe(
-        Effect.ensuring(Effect.sync(() => this.setConnecting(false)))
+      return handshake.run(this, conn, parsed).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          this.busy.connecting = false
+        }))
       )
     })
   }
 
   /** After a TLS upgrade: the upgraded transport becomes the connection (false: the socket moved on). */
-  private readonly replaceConnection = (conn: Connection, transport: StreamTransport): boolean => {
+  replaceConnection(conn: Connection, transport: StreamTransport): boolean {
     if (this.conn !== conn) {
       transport.destroy()
       return false
