@@ -72,21 +72,24 @@ const expectStatus = (line: Uint8Array) =>
 
 export const readPong = (socket: TcpSocket.TcpSocket) => Effect.flatMap(socket.receive(), expectStatus)
 
-export const readPongs = (depth: number) => (socket: TcpSocket.TcpSocket) =>
-  Effect.gen(function*() {
+// The readers below are generator functions made once (`Effect.fnUntraced`), as `pooledRequest`'s
+// exchange: `(socket) => Effect.gen(function*() {...})` would make a new generator function, with
+// a prototype of its own, per reply.
+
+export const readPongs = (depth: number) =>
+  Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
     for (let i = 0; i < depth; i++) yield* expectStatus(yield* socket.receive())
   })
 
 /** A RESP bulk reply: `$n` line, then n bytes and CRLF. */
-export const readBulk = (socket: TcpSocket.TcpSocket) =>
-  Effect.gen(function*() {
-    const head = yield* socket.receive()
-    if (head[0] !== 36) return yield* Effect.die(new Error("expected a bulk reply"))
-    let n = 0
-    for (let i = 1; i < head.length; i++) n = n * 10 + head[i] - 48
-    const body = yield* socket.receive(n + 2)
-    if (body.length !== n + 2) return yield* Effect.die(new Error("short bulk reply"))
-  })
+export const readBulk = Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
+  const head = yield* socket.receive()
+  if (head[0] !== 36) return yield* Effect.die(new Error("expected a bulk reply"))
+  let n = 0
+  for (let i = 1; i < head.length; i++) n = n * 10 + head[i] - 48
+  const body = yield* socket.receive(n + 2)
+  if (body.length !== n + 2) return yield* Effect.die(new Error("short bulk reply"))
+})
 
 /** N concurrent callers, each repeating `op` until the deadline. */
 export const closedLoop = <E, R>(
