@@ -169,7 +169,12 @@ export const markdown = (options: {
       machine.loadAverage.map((l) => l.toFixed(2)).join(", ")
     }. The machine is shared: other ` +
     "processes (test runs of other engineers) were running, so absolute figures vary by 30-50% between runs; " +
-    "compare the ratios.",
+    "compare the ratios." +
+    (machine.loadAverage[0] > machine.cores
+      ? ` This run started with more runnable processes than the ${machine.cores} cores: single rounds` +
+        " swung far (see the min-max columns), so a verdict whose median sits near its target may flip in the" +
+        " next run; the CPU-per-operation columns move less than the rates."
+      : ""),
     "",
     "## Method",
     "",
@@ -181,7 +186,9 @@ export const markdown = (options: {
     "speed measured in the same round (for times and sizes: reference / variant, so above 1 is always better); " +
     "the table gives the median of those per-round ratios and their range. Spread is (max - min) / median of the " +
     "variant's own figures. redis-server and the data server (bench/lib/dataServer.ts) run in their own processes " +
-    "on loopback; the client side of every variant runs in the bench process.",
+    "on loopback, and so do the two proxies of the proxy workloads (bench/lib/proxyServer.ts); the client side of " +
+    "every variant runs in the bench process. CPU columns: `process.cpuUsage` (user + system) per operation or MB, " +
+    "over the timed window for the clients, over the whole measurement for a proxy's process.",
     "",
     "## Targets",
     "",
