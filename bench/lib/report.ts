@@ -108,7 +108,7 @@ export const detailTable = (r: WorkloadResult): Array<string> => {
   const latency = r.variants.some((v) => v.p99 !== undefined)
   const cpu = r.cpu !== undefined && r.variants.some((v) => v.cpu !== undefined)
   const header = `| variant | ${r.unit} (median) | min-max (spread) | relative to ${
-    r.variants.find((v) => v.role === "reference")?.name
+    r.variants.find((v) => v.role === "reference")?.name ?? "(no reference in this run)"
   } (median, min-max) |${latency ? " p50 ms | p99 ms | p99 vs raw |" : ""}${cpu ? ` ${r.cpu} (median, min-max) |` : ""}`
   const rows = r.variants.map((v) => {
     if (v.notAvailable !== undefined) {
