@@ -5,7 +5,8 @@
  *
  * Flags:
  *   --smoke            one tiny round of everything, nothing written (CI)
- *   --only=a,b         only workloads whose id starts with one of these (nothing written)
+ *   --only=a,b         only these workloads: an exact id, or else every id starting with it (nothing
+ *                      written)
  *   --ours-only        only the effect-cosocket variants (profiling; nothing written)
  *   --variant=text     only variants whose name contains the text (nothing written)
  *   --rounds=N         rounds (default 6)
@@ -25,13 +26,15 @@ import * as Path from "node:path"
 import * as Url from "node:url"
 import { SET } from "./lib/index.js"
 import { CosocketConfig, NodeCosocket } from "./lib/library.js"
-import { startDataServer, startRedis } from "./lib/processes.js"
-import { analyseRecorded, detailTable, markdown, type Recorded, summaryTable, workloadInfo } from "./lib/report.js"
+import { WORKLOAD } from "./lib/names.js"
+import { startDataServer, startProxies, startRedis } from "./lib/processes.js"
+import { detailTable, judge, markdown, type Recorded, summaryTable, workloadInfo } from "./lib/report.js"
 import type { Sample, Workload } from "./lib/types.js"
-import { sleep } from "./lib/types.js"
+import { NotAvailable, sleep } from "./lib/types.js"
 import * as importTime from "./workloads/importTime.js"
 import * as memory from "./workloads/memory.js"
 import * as pool from "./workloads/pool.js"
+import * as proxy from "./workloads/proxy.js"
 import * as reading from "./workloads/reading.js"
 import * as redisWorkloads from "./workloads/redis.js"
 
@@ -79,10 +82,12 @@ const resultsPath = Path.join(root, "bench", "results.json")
 const writeMarkdown = (recorded: Recorded): void => {
   const analysisPath = Path.join(root, "bench", "analysis.md")
   const analysis = Fs.existsSync(analysisPath) ? Fs.readFileSync(analysisPath, "utf8") : undefined
+  const { results, targets } = judge(recorded)
   Fs.writeFileSync(
     Path.join(root, "BENCHMARKS.md"),
     markdown({
-      results: analyseRecorded(recorded),
+      results,
+      targets,
       machine: recorded.machine,
       date: recorded.date,
       command: recorded.command,
@@ -127,14 +132,22 @@ const main = async (): Promise<number> => {
     const stubRuntime = pool.makeRuntime()
     cleanup.push(() => stubRuntime.dispose())
 
-    const selected = (w: Workload) => only === undefined || only.some((prefix) => w.id.startsWith(prefix))
-    const workloads: Array<Workload> = [
+    const proxies = await startProxies([redis, data])
+    cleanup.push(proxies.stop)
+
+    const all: Array<Workload> = [
       ...redisWorkloads.workloads(redis, runtimes),
       ...reading.workloads(data, runtimes),
+      ...proxy.workloads(redis, data, proxies),
       ...pool.workloads(stubRuntime),
       ...memory.workloads(redis.host, redis.port, idleConnections).map((w) => ({ ...w, rounds: 3 })),
       ...importTime.workloads().map((w) => ({ ...w, rounds: 7 }))
-    ].filter(selected).map((w) =>
+    ]
+    // "redis-ping-c50" names one workload, not also "redis-ping-c500".
+    const selected = (w: Workload) =>
+      only === undefined ||
+      only.some((entry) => all.some((x) => x.id === entry) ? w.id === entry : w.id.startsWith(entry))
+    const workloads = all.filter(selected).map((w) =>
       oursOnly || variantFilter !== undefined
         ? {
           ...w,
@@ -145,9 +158,10 @@ const main = async (): Promise<number> => {
         : w
     ).filter((w) => w.variants.length > 0)
 
-    const noWarmup = new Set(["idle-memory", "import-time"])
+    const noWarmup = new Set<string>([WORKLOAD.idleMemory, WORKLOAD.importTime])
     const samples = workloads.map((w) => w.variants.map(() => [] as Array<Sample | undefined>))
     const errors = workloads.map((w) => w.variants.map(() => [] as Array<string>))
+    const notAvailable = workloads.map((w) => w.variants.map((): string | undefined => undefined))
 
     const measure = async (w: Workload, index: number, ms: number): Promise<Sample | undefined> => {
       const v = w.variants[index]
@@ -156,6 +170,10 @@ const main = async (): Promise<number> => {
         if (!Number.isFinite(sample.value)) throw new Error(`not a number: ${sample.value}`)
         return sample
       } catch (error) {
+        if (error instanceof NotAvailable) {
+          notAvailable[workloads.indexOf(w)][index] = error.reason
+          return undefined
+        }
         failures++
         const message = error instanceof Error ? error.message : String(error)
         errors[workloads.indexOf(w)][index].push(message)
@@ -241,24 +259,22 @@ const main = async (): Promise<number> => {
           name: v.name,
           role: v.role,
           samples: Array.from({ length: totalRounds }, (_, round) => samples[wi][vi][round] ?? null),
-          errors: errors[wi][vi]
+          errors: errors[wi][vi],
+          notAvailable: notAvailable[wi][vi]
         }))
       }))
     }
-    const results = analyseRecorded(recorded)
+    const { results, targets } = judge(recorded)
     log("")
     for (const r of results) {
       log(`## ${r.title}`)
       for (const line of detailTable(r)) log(line)
       log("")
     }
-    for (const line of summaryTable(results)) log(line)
+    for (const line of summaryTable(targets)) log(line)
     log(`\nbench: ${recorded.totalSeconds.toFixed(0)} s`)
     if (write) {
-      const withVerdicts: Recorded = {
-        ...recorded,
-        workloads: recorded.workloads.map((w, wi) => ({ ...w, verdict: results[wi].verdict }))
-      }
+      const withVerdicts: Recorded = { ...recorded, targets }
       Fs.writeFileSync(resultsPath, JSON.stringify(withVerdicts, null, 2) + "\n")
       writeMarkdown(withVerdicts)
       log("wrote BENCHMARKS.md and bench/results.json")

@@ -9,9 +9,10 @@
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import { type Sample, timedRequests } from "../lib/index.js"
+import { VARIANT } from "../lib/names.js"
 import { connectAll, type Framer, type RequestResponse, type Streaming } from "./raw.js"
 
-export const NAME = "bare Effect client (diagnostic: the Effect runtime's floor)"
+export const NAME = VARIANT.bareEffect
 
 const connectionClosed = Effect.die(new Error("connection closed"))
 

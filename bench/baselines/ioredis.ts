@@ -2,7 +2,7 @@
  * Baseline: ioredis, N clients (one connection each), one caller per client, awaiting each reply.
  */
 import { Redis } from "ioredis"
-import { Latencies, type Sample } from "../lib/index.js"
+import { cpuWindow, Latencies, type Sample } from "../lib/index.js"
 
 export interface Shape {
   readonly host: string
@@ -29,6 +29,7 @@ export const requestResponse = async (shape: Shape, durationMs: number): Promise
     await Promise.all(clients.map((client) => shape.request(client)))
     const latencies = shape.latency === true ? new Latencies() : undefined
     let ops = 0
+    const cpu = cpuWindow()
     const start = performance.now()
     const deadline = start + durationMs
     await Promise.all(clients.map(async (client) => {
@@ -42,7 +43,12 @@ export const requestResponse = async (shape: Shape, durationMs: number): Promise
       }
     }))
     const elapsed = performance.now() - start
-    return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+    return {
+      value: (ops / elapsed) * 1000,
+      p50: latencies?.percentile(50),
+      p99: latencies?.percentile(99),
+      cpuUs: cpu() / ops
+    }
   } finally {
     for (const client of clients) client.disconnect()
   }

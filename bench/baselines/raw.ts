@@ -4,11 +4,14 @@
  * with the framing written by hand on 'data' events.
  */
 import * as Net from "node:net"
-import { Latencies, type Sample } from "../lib/index.js"
+import { cpuWindow, Latencies, type Sample } from "../lib/index.js"
 
 export interface Framer {
   push(chunk: Buffer): void
 }
+
+/** A sample and the work behind it: operations, units or MB counted in the timed window. */
+export type Measured = Sample & { readonly work: number }
 
 export const connectAll = (host: string, port: number, count: number): Promise<Array<Net.Socket>> =>
   Promise.all(Array.from({ length: count }, () =>
@@ -37,14 +40,18 @@ export interface RequestResponse {
   readonly latency?: boolean | undefined
 }
 
-/** Closed loop: each connection sends the next request when the previous response is complete. */
-export const requestResponse = async (shape: RequestResponse, durationMs: number): Promise<Sample> => {
+/**
+ * Closed loop: each connection sends the next request when the previous response is complete.
+ * Also the process's CPU per operation over the timed window.
+ */
+export const requestResponse = async (shape: RequestResponse, durationMs: number): Promise<Measured> => {
   const sockets = await connectAll(shape.host, shape.port, shape.connections)
   try {
     // One untimed round trip per connection: the connection is established and warm.
     await Promise.all(sockets.map((socket) => exchange(socket, shape)))
     const latencies = shape.latency === true ? new Latencies() : undefined
     let ops = 0
+    const cpu = cpuWindow()
     const start = performance.now()
     const deadline = start + durationMs
     await Promise.all(sockets.map((socket) =>
@@ -70,7 +77,13 @@ export const requestResponse = async (shape: RequestResponse, durationMs: number
       })
     ))
     const elapsed = performance.now() - start
-    return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+    return {
+      value: (ops / elapsed) * 1000,
+      p50: latencies?.percentile(50),
+      p99: latencies?.percentile(99),
+      cpuUs: cpu() / ops,
+      work: ops
+    }
   } finally {
     for (const socket of sockets) socket.destroy()
   }
@@ -100,7 +113,7 @@ export interface Streaming {
 }
 
 /** One connection reading an endless stream: units (or MB) per second. */
-export const streaming = async (shape: Streaming, durationMs: number): Promise<Sample> => {
+export const streaming = async (shape: Streaming, durationMs: number): Promise<Measured> => {
   const [socket] = await connectAll(shape.host, shape.port, 1)
   try {
     let units = 0
@@ -123,7 +136,11 @@ export const streaming = async (shape: Streaming, durationMs: number): Promise<S
       socket.write(shape.hello)
     })
     const perSecond = (units / elapsed) * 1000
-    return { value: shape.bytesPerUnit > 0 ? (perSecond * shape.bytesPerUnit) / 1e6 : perSecond }
+    const mb = shape.bytesPerUnit > 0
+    return {
+      value: mb ? (perSecond * shape.bytesPerUnit) / 1e6 : perSecond,
+      work: mb ? (units * shape.bytesPerUnit) / 1e6 : units
+    }
   } finally {
     socket.destroy()
   }

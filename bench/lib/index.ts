@@ -1,6 +1,7 @@
 /**
  * Shared helpers of the bench.
  */
+export * from "./cpu.js"
 export * from "./framing.js"
 export * from "./payloads.js"
 export * from "./stats.js"

@@ -1,5 +1,5 @@
 /**
- * Child processes of the bench (redis-server, the data server): started on free loopback ports and
+ * Child processes of the bench (redis-server, the data server, the proxies): started on free loopback ports and
  * killed when the bench ends, also when it fails or is interrupted.
  */
 import * as ChildProcess from "node:child_process"
@@ -139,4 +139,72 @@ export const startDataServer = async (): Promise<DataServer> => {
       await stop(child)
     }
   }
+}
+
+/** A proxy child process (./proxyServer.ts): one listening port per upstream. */
+export interface ProxyProcess {
+  readonly ports: ReadonlyArray<number>
+  /** CPU used by the proxy process so far (user + system, microseconds). */
+  readonly cpuUs: () => Promise<number>
+}
+
+export interface Proxies {
+  /** The proxy example (examples/proxy) and the raw pipe proxy, each in a process of its own. */
+  readonly cosocket: ProxyProcess
+  readonly pipe: ProxyProcess
+  readonly stop: () => Promise<unknown>
+}
+
+const startProxy = async (
+  kind: "cosocket" | "pipe",
+  upstreams: ReadonlyArray<{ readonly host: string; readonly port: number }>
+): Promise<ProxyProcess & { readonly stop: () => Promise<void> }> => {
+  const child = ChildProcess.spawn(
+    process.execPath,
+    ["--import", "tsx", Path.join(here, "proxyServer.ts"), kind, ...upstreams.map((u) => `${u.host}:${u.port}`)],
+    { stdio: ["pipe", "pipe", "inherit"] }
+  )
+  track(child)
+  // Lines on stdout: `PORTS ...` once, then one `CPU n` per `cpu` request, in order.
+  const waiting: Array<(line: string) => void> = []
+  let out = ""
+  child.stdout!.on("data", (d) => {
+    out += String(d)
+    for (let lf = out.indexOf("\n"); lf !== -1; lf = out.indexOf("\n")) {
+      const line = out.slice(0, lf)
+      out = out.slice(lf + 1)
+      waiting.shift()?.(line)
+    }
+  })
+  const next = () => new Promise<string>((resolve) => waiting.push(resolve))
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`${kind} proxy exited (${code})`)))
+  )
+  exited.catch(() => {})
+  const first = await Promise.race([next(), exited])
+  const m = /^PORTS ([\d ]+)$/.exec(first)
+  if (m === null) throw new Error(`${kind} proxy: unexpected output ${first}`)
+  return {
+    ports: m[1].split(" ").map(Number),
+    cpuUs: async () => {
+      const line = next()
+      child.stdin!.write("cpu\n")
+      const reply = await Promise.race([line, exited])
+      const cpu = /^CPU (\d+)$/.exec(reply)
+      if (cpu === null) throw new Error(`${kind} proxy: unexpected output ${reply}`)
+      return Number(cpu[1])
+    },
+    stop: async () => {
+      child.stdin!.end()
+      await stop(child)
+    }
+  }
+}
+
+/** Starts both proxies in front of every upstream (in this order: `ports[i]` forwards to `upstreams[i]`). */
+export const startProxies = async (
+  upstreams: ReadonlyArray<{ readonly host: string; readonly port: number }>
+): Promise<Proxies> => {
+  const [cosocket, pipe] = await Promise.all([startProxy("cosocket", upstreams), startProxy("pipe", upstreams)])
+  return { cosocket, pipe, stop: () => Promise.all([cosocket.stop(), pipe.stop()]) }
 }

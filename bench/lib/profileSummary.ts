@@ -1,12 +1,18 @@
 /**
  * Summarises a CPU profile written by `npm run bench -- --profile` (or any `node --cpu-prof`
- * file): self time per function and per file, and the inclusive time of each line of src/ on the
+ * file): self time per layer (the Effect runtime, our engine, Node and the kernel behind its
+ * calls, ...), per function and per file, and the inclusive time of each line of src/ on the
  * stack, highest first. With the sources the bench saves, positions in tsx output are mapped back
  * to original lines through their inline source maps.
  *
  * Usage: npx tsx bench/lib/profileSummary.ts <file.cpuprofile> [top]
  */
 import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Url from "node:url"
+
+/** The repository's root, as a URL path prefix to strip (whichever checkout or worktree runs it). */
+const root = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), "../..") + "/"
 
 interface CallFrame {
   readonly functionName: string
@@ -102,7 +108,7 @@ for (const [id, { source, url }] of Object.entries(profile.sources ?? {})) mappe
 
 const shortUrl = (url: string) =>
   url.replace(/^file:\/\//, "").replace(/\?.*$/, "").replace(/.*\/node_modules\//, "~/")
-    .replace(/.*\/\.bench-tmp\/dist\/(.*)\.js$/, "src/$1.ts").replace(/.*\/work\/main\//, "")
+    .replace(/.*\/\.bench-tmp\/dist\/(.*)\.js$/, "src/$1.ts").replace(root, "")
 
 const describe = (frame: CallFrame): { readonly key: string; readonly ours: boolean } => {
   const url = shortUrl(frame.url) || "(native)"
@@ -117,7 +123,30 @@ const parent = new Map<number, number>()
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
 const keys = new Map(profile.nodes.map((n) => [n.id, describe(n.callFrame)]))
 
+/**
+ * The layer a sample's own frame belongs to. Native frames are Node's bindings (`writeBuffer`:
+ * the write syscall, with the loopback TCP work the kernel does inside it), apart from the
+ * profiler's pseudo-frames.
+ */
+const layerOf = (frame: CallFrame): string => {
+  const url = shortUrl(frame.url)
+  if (url === "") {
+    if (frame.functionName === "(idle)") return "idle (waiting for I/O)"
+    if (frame.functionName === "(garbage collector)") return "garbage collector"
+    if (frame.functionName === "(program)") return "V8 and Node outside JS (program)"
+    return "Node native bindings (writeBuffer: the write syscall)"
+  }
+  if (url.startsWith("node:inspector")) return "the profiler's session"
+  if (url.startsWith("node:")) return "Node JS (net, streams, timers, nextTick)"
+  if (url.startsWith("~/effect/")) return "the Effect runtime (effect)"
+  if (url.startsWith("~/")) return "other packages"
+  if (url.startsWith("src/")) return "effect-cosocket (src/)"
+  if (url.startsWith("bench/")) return "the bench's caller code (bench/)"
+  return "other"
+}
+
 const self = new Map<string, number>()
+const perLayer = new Map<string, number>()
 const perFile = new Map<string, number>()
 const inclusiveOurs = new Map<string, number>()
 let total = 0
@@ -126,6 +155,8 @@ profile.samples.forEach((id, i) => {
   total += dt
   const k = keys.get(id)!.key
   self.set(k, (self.get(k) ?? 0) + dt)
+  const layer = layerOf(byId.get(id)!.callFrame)
+  perLayer.set(layer, (perLayer.get(layer) ?? 0) + dt)
   const f = shortUrl(byId.get(id)!.callFrame.url) || "(native)"
   perFile.set(f, (perFile.get(f) ?? 0) + dt)
   const seen = new Set<string>()
@@ -143,6 +174,14 @@ const show = (title: string, m: Map<string, number>) => {
   for (const [k, t] of Array.from(m).sort((a, b) => b[1] - a[1]).slice(0, top)) {
     process.stdout.write(`${((t / total) * 100).toFixed(1).padStart(5)}%  ${k}\n`)
   }
+}
+const idle = (perLayer.get("idle (waiting for I/O)") ?? 0) + (perLayer.get("the profiler's session") ?? 0)
+process.stdout.write("## self time by layer (% of all samples; % of the busy ones: not idle, not the profiler)\n")
+for (const [k, t] of Array.from(perLayer).sort((a, b) => b[1] - a[1])) {
+  const busy = k.startsWith("idle") || k.startsWith("the profiler")
+    ? ""
+    : `  ${((t / (total - idle)) * 100).toFixed(1).padStart(5)}%`
+  process.stdout.write(`${((t / total) * 100).toFixed(1).padStart(5)}%${busy}  ${k}\n`)
 }
 show("self time by function", self)
 show("self time by file", perFile)

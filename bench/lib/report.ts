@@ -1,8 +1,9 @@
 /**
- * Turns the samples of a run into per-workload summaries, target verdicts, the console table,
- * BENCHMARKS.md and the JSON of raw figures.
+ * Turns the samples of a run into per-workload summaries, the targets table (targets.ts), the
+ * console tables, BENCHMARKS.md and the JSON of raw figures.
  */
-import { median, summarize, type Summary } from "./stats.js"
+import { summarize, type Summary } from "./stats.js"
+import { evaluateTargets, type TargetResult } from "./targets.js"
 import { fmt, type Role, type Sample, type Workload } from "./types.js"
 
 export interface VariantResult {
@@ -10,6 +11,8 @@ export interface VariantResult {
   readonly role: string
   readonly samples: ReadonlyArray<Sample | undefined>
   readonly errors: ReadonlyArray<string>
+  /** Why the variant could not be measured (the API it needs does not exist yet). */
+  readonly notAvailable: string | undefined
   readonly summary: Summary
   readonly p50?: Summary | undefined
   readonly p99?: Summary | undefined
@@ -17,6 +20,8 @@ export interface VariantResult {
   readonly ratio: Summary
   readonly ratios: ReadonlyArray<number>
   readonly p99Ratio?: Summary | undefined
+  /** CPU per unit of the figure (microseconds), where measured. */
+  readonly cpu?: Summary | undefined
 }
 
 export interface WorkloadResult {
@@ -24,11 +29,9 @@ export interface WorkloadResult {
   readonly title: string
   readonly unit: string
   readonly higherIsBetter: boolean
-  readonly targetText: string
+  readonly cpu: string | undefined
   readonly note: string | undefined
   readonly variants: ReadonlyArray<VariantResult>
-  readonly verdict: "met" | "missed" | "n/a"
-  readonly headline: string
 }
 
 /** The samples of one workload, indexed [variant][round]. */
@@ -39,7 +42,8 @@ const relative = (w: Workload, ours: number, ref: number): number => w.higherIsB
 export const analyse = (
   w: Workload,
   samples: Samples,
-  errors: ReadonlyArray<Array<string>>
+  errors: ReadonlyArray<Array<string>>,
+  notAvailable: ReadonlyArray<string | undefined> = []
 ): WorkloadResult => {
   const refIndex = w.variants.findIndex((v) => v.role === "reference")
   const ref = samples[refIndex] ?? []
@@ -56,53 +60,30 @@ export const analyse = (
     const values = own.flatMap((s) => s === undefined ? [] : [s.value])
     const p50s = own.flatMap((s) => s?.p50 === undefined ? [] : [s.p50])
     const p99s = own.flatMap((s) => s?.p99 === undefined ? [] : [s.p99])
+    const cpus = own.flatMap((s) => s?.cpuUs === undefined ? [] : [s.cpuUs])
     return {
       name: v.name,
       role: v.role,
       samples: own,
       errors: errors[i],
+      notAvailable: notAvailable[i],
       summary: summarize(values),
       p50: p50s.length > 0 ? summarize(p50s) : undefined,
       p99: p99s.length > 0 ? summarize(p99s) : undefined,
       ratio: summarize(ratios),
       ratios,
-      p99Ratio: p99Ratios.length > 0 ? summarize(p99Ratios) : undefined
+      p99Ratio: p99Ratios.length > 0 ? summarize(p99Ratios) : undefined,
+      cpu: cpus.length > 0 ? summarize(cpus) : undefined
     }
   })
-  const ours = variants.find((v) => v.role === "ours")!
-  const reference = variants[refIndex]
-  let verdict: WorkloadResult["verdict"] = "n/a"
-  let headline = "n/a"
-  const t = w.target
-  if (t !== undefined && ours.summary.n > 0) {
-    if (t.kind === "ratio") {
-      const p99ok = t.p99Max === undefined || (ours.p99Ratio !== undefined && ours.p99Ratio.median <= t.p99Max)
-      verdict = ours.ratio.median >= t.min && p99ok ? "met" : "missed"
-      headline = `${ours.ratio.median.toFixed(2)} (${ours.ratio.min.toFixed(2)}-${ours.ratio.max.toFixed(2)})` +
-        (ours.p99Ratio !== undefined ? `, p99 ${ours.p99Ratio.median.toFixed(2)}x raw` : "")
-    } else if (t.kind === "max") {
-      verdict = ours.summary.median <= t.value ? "met" : "missed"
-      headline = `${fmt(ours.summary.median)} ${w.unit}`
-    } else {
-      const deltas = ours.samples.flatMap((s, round) => {
-        const r = reference.samples[round]
-        return s === undefined || r === undefined ? [] : [s.value - r.value]
-      })
-      const d = median(deltas)
-      verdict = d <= t.value ? "met" : "missed"
-      headline = `${d >= 0 ? "+" : ""}${fmt(d)} ${w.unit} over \`${reference.name}\``
-    }
-  }
   return {
     id: w.id,
     title: w.title,
     unit: w.unit,
     higherIsBetter: w.higherIsBetter,
-    targetText: w.targetText,
+    cpu: w.cpu,
     note: w.note,
-    variants,
-    verdict,
-    headline
+    variants
   }
 }
 
@@ -115,28 +96,41 @@ const range = (s: Summary, digits?: number) =>
     ? `${fmt(s.min)}-${fmt(s.max)}`
     : `${s.min.toFixed(digits)}-${s.max.toFixed(digits)}`
 
-export const summaryTable = (results: ReadonlyArray<WorkloadResult>): Array<string> => [
-  "| workload | target | ours (median of rounds; ratio: min-max) | verdict |",
-  "|---|---|---|---|",
-  ...results.map((r) => `| ${r.title} | ${r.targetText} | ${r.headline} | ${r.verdict} |`)
+export const summaryTable = (targets: ReadonlyArray<TargetResult>): Array<string> => [
+  "| # | workload | target | same-run figures (median of rounds; min-max) | verdict |",
+  "|---:|---|---|---|---|",
+  ...targets.map((t, i) => `| ${i + 1} | ${t.title} | ${t.target} | ${t.figures} | ${t.verdict} |`),
+  "",
+  `Met: ${targets.filter((t) => t.verdict === "met").length} of ${targets.length}.`
 ]
 
 export const detailTable = (r: WorkloadResult): Array<string> => {
   const latency = r.variants.some((v) => v.p99 !== undefined)
+  const cpu = r.cpu !== undefined && r.variants.some((v) => v.cpu !== undefined)
   const header = `| variant | ${r.unit} (median) | min-max (spread) | relative to ${
-    r.variants.find((v) => v.role === "reference")?.name
-  } (median, min-max) |${latency ? " p50 ms | p99 ms | p99 vs raw |" : ""}`
+    r.variants.find((v) => v.role === "reference")?.name ?? "(no reference in this run)"
+  } (median, min-max) |${latency ? " p50 ms | p99 ms | p99 vs raw |" : ""}${cpu ? ` ${r.cpu} (median, min-max) |` : ""}`
   const rows = r.variants.map((v) => {
+    if (v.notAvailable !== undefined) {
+      return `| ${v.name} | not available: ${v.notAvailable} | | |${latency ? " | | |" : ""}${cpu ? " |" : ""}`
+    }
     const err = v.errors.length > 0 ? ` (errors: ${v.errors.length}: ${v.errors[0].slice(0, 80)})` : ""
-    const base = `| ${v.name}${err} | ${fmt(v.summary.median)} | ${range(v.summary)} (${pct(v.summary)}) | ${
+    let row = `| ${v.name}${err} | ${fmt(v.summary.median)} | ${range(v.summary)} (${pct(v.summary)}) | ${
       v.ratio.n > 0 ? `${v.ratio.median.toFixed(2)} (${range(v.ratio, 2)})` : "n/a"
     } |`
-    if (!latency) return base
-    return `${base} ${v.p50 ? fmt(v.p50.median) : "n/a"} | ${v.p99 ? fmt(v.p99.median) : "n/a"} | ${
-      v.p99Ratio ? `${v.p99Ratio.median.toFixed(2)}x` : "n/a"
-    } |`
+    if (latency) {
+      row += ` ${v.p50 ? fmt(v.p50.median) : "n/a"} | ${v.p99 ? fmt(v.p99.median) : "n/a"} | ${
+        v.p99Ratio ? `${v.p99Ratio.median.toFixed(2)}x` : "n/a"
+      } |`
+    }
+    if (cpu) row += ` ${v.cpu ? `${fmt(v.cpu.median)} (${range(v.cpu)})` : "n/a"} |`
+    return row
   })
-  return [header, `|---|---:|---:|---:|${latency ? "---:|---:|---:|" : ""}`, ...rows]
+  return [
+    header,
+    `|---|---:|---:|---:|${latency ? "---:|---:|---:|" : ""}${cpu ? "---:|" : ""}`,
+    ...rows
+  ]
 }
 
 export interface Machine {
@@ -150,6 +144,7 @@ export interface Machine {
 
 export const markdown = (options: {
   readonly results: ReadonlyArray<WorkloadResult>
+  readonly targets: ReadonlyArray<TargetResult>
   readonly machine: Machine
   readonly date: string
   readonly command: string
@@ -174,7 +169,12 @@ export const markdown = (options: {
       machine.loadAverage.map((l) => l.toFixed(2)).join(", ")
     }. The machine is shared: other ` +
     "processes (test runs of other engineers) were running, so absolute figures vary by 30-50% between runs; " +
-    "compare the ratios.",
+    "compare the ratios." +
+    (machine.loadAverage[0] > machine.cores
+      ? ` This run started with more runnable processes than the ${machine.cores} cores: single rounds` +
+        " swung far (see the min-max columns), so a verdict whose median sits near its target may flip in the" +
+        " next run; the CPU-per-operation columns move less than the rates."
+      : ""),
     "",
     "## Method",
     "",
@@ -186,11 +186,16 @@ export const markdown = (options: {
     "speed measured in the same round (for times and sizes: reference / variant, so above 1 is always better); " +
     "the table gives the median of those per-round ratios and their range. Spread is (max - min) / median of the " +
     "variant's own figures. redis-server and the data server (bench/lib/dataServer.ts) run in their own processes " +
-    "on loopback; the client side of every variant runs in the bench process.",
+    "on loopback, and so do the two proxies of the proxy workloads (bench/lib/proxyServer.ts); the client side of " +
+    "every variant runs in the bench process. CPU columns: `process.cpuUsage` (user + system) per operation or MB, " +
+    "over the timed window for the clients, over the whole measurement for a proxy's process.",
     "",
     "## Targets",
     "",
-    ...summaryTable(results),
+    "The targets of issue 15, each judged on figures measured in this run: a ratio is the median of " +
+    "per-round ratios (both figures from the same round); \"not measured\": the run did not include it.",
+    "",
+    ...summaryTable(options.targets),
     "",
     "## Figures",
     ""
@@ -206,15 +211,15 @@ export const markdown = (options: {
 }
 
 /** What describes a workload, without its variants (as results.json records it). */
-export type WorkloadInfo = Pick<Workload, "id" | "title" | "unit" | "higherIsBetter" | "target" | "targetText" | "note">
+export type WorkloadInfo = Pick<Workload, "id" | "title" | "unit" | "higherIsBetter" | "latency" | "cpu" | "note">
 
 export const workloadInfo = (w: WorkloadInfo): WorkloadInfo => ({
   id: w.id,
   title: w.title,
   unit: w.unit,
   higherIsBetter: w.higherIsBetter,
-  target: w.target,
-  targetText: w.targetText,
+  latency: w.latency,
+  cpu: w.cpu,
   note: w.note
 })
 
@@ -228,15 +233,17 @@ export interface Recorded {
   readonly totalSeconds: number
   readonly workloads: ReadonlyArray<
     WorkloadInfo & {
-      readonly verdict?: string | undefined
       readonly variants: ReadonlyArray<{
         readonly name: string
         readonly role: Role
         readonly samples: ReadonlyArray<Sample | null>
         readonly errors: ReadonlyArray<string>
+        readonly notAvailable?: string | undefined
       }>
     }
   >
+  /** The verdicts as judged when the run was written (recomputed by --report-only). */
+  readonly targets?: ReadonlyArray<TargetResult> | undefined
 }
 
 /** Analyses recorded figures (of this run, or of bench/results.json with --report-only). */
@@ -253,6 +260,15 @@ export const analyseRecorded = (recorded: Recorded): Array<WorkloadResult> =>
     return analyse(
       workload,
       w.variants.map((v) => v.samples.map((s) => s ?? undefined)),
-      w.variants.map((v) => Array.from(v.errors))
+      w.variants.map((v) => Array.from(v.errors)),
+      w.variants.map((v) => v.notAvailable)
     )
   })
+
+/** The workloads' summaries and the targets judged on them. */
+export const judge = (
+  recorded: Recorded
+): { readonly results: Array<WorkloadResult>; readonly targets: Array<TargetResult> } => {
+  const results = analyseRecorded(recorded)
+  return { results, targets: evaluateTargets(results) }
+}

@@ -3,10 +3,14 @@
  * each repeating its request until the deadline.
  */
 import * as Effect from "effect/Effect"
+import { cpuWindow } from "./cpu.js"
 import { Latencies } from "./stats.js"
 import type { Sample } from "./types.js"
 
-/** Runs every `requests[i]` in its own fiber until `durationMs` have passed: operations per second. */
+/**
+ * Runs every `requests[i]` in its own fiber until `durationMs` have passed: operations per second,
+ * and the process's CPU per operation over the same window.
+ */
 export const timedRequests = <E, R>(
   requests: ReadonlyArray<Effect.Effect<unknown, E, R>>,
   options: { readonly opsPerRequest: number; readonly latency?: boolean | undefined },
@@ -15,6 +19,7 @@ export const timedRequests = <E, R>(
   Effect.suspend(() => {
     const latencies = options.latency === true ? new Latencies() : undefined
     let ops = 0
+    const cpu = cpuWindow()
     const start = performance.now()
     const deadline = start + durationMs
     const caller = (request: Effect.Effect<unknown, E, R>) =>
@@ -32,7 +37,12 @@ export const timedRequests = <E, R>(
       Effect.forEach(requests, caller, { concurrency: "unbounded", discard: true }),
       (): Sample => {
         const elapsed = performance.now() - start
-        return { value: (ops / elapsed) * 1000, p50: latencies?.percentile(50), p99: latencies?.percentile(99) }
+        return {
+          value: (ops / elapsed) * 1000,
+          p50: latencies?.percentile(50),
+          p99: latencies?.percentile(99),
+          cpuUs: cpu() / ops
+        }
       }
     )
   })

@@ -1,6 +1,7 @@
 /**
  * The shapes of the bench: a workload has variants (ours and the baselines), each measured once
  * per round; ratios are taken against the workload's reference variant within the same round.
+ * The targets (targets.ts) are judged on those figures.
  */
 
 export interface Sample {
@@ -9,6 +10,22 @@ export interface Sample {
   /** Latency percentiles in milliseconds, where the workload records them. */
   readonly p50?: number | undefined
   readonly p99?: number | undefined
+  /**
+   * CPU time (user + system, microseconds) per unit of the figure (per operation, per MB), where
+   * the workload measures it; whose CPU is the workload's `cpu` text.
+   */
+  readonly cpuUs?: number | undefined
+}
+
+/**
+ * Thrown by a variant's `measure` when what it measures does not exist yet: the report shows
+ * "not available" and the run does not count it as a failure.
+ */
+export class NotAvailable extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+    this.name = "NotAvailable"
+  }
 }
 
 export type Role = "ours" | "reference" | "baseline"
@@ -19,33 +36,14 @@ export interface Variant {
   readonly measure: (durationMs: number) => Promise<Sample>
 }
 
-export type Target =
-  | {
-    readonly kind: "ratio"
-    /** ours / reference must be at least this (higher is better units). */
-    readonly min: number
-    /** ours' p99 / reference's p99 must be at most this. */
-    readonly p99Max?: number | undefined
-  }
-  | {
-    readonly kind: "max"
-    /** ours must be at most this value, in the workload's unit. */
-    readonly value: number
-  }
-  | {
-    readonly kind: "maxOverReference"
-    /** ours minus the reference must be at most this, in the workload's unit. */
-    readonly value: number
-  }
-
 export interface Workload {
   readonly id: string
   readonly title: string
   readonly unit: string
   readonly higherIsBetter: boolean
   readonly latency?: boolean | undefined
-  readonly target?: Target | undefined
-  readonly targetText: string
+  /** Header of the CPU column, when the samples carry `cpuUs` (whose CPU, per what). */
+  readonly cpu?: string | undefined
   readonly variants: ReadonlyArray<Variant>
   /** Extra note printed under the table. */
   readonly note?: string | undefined

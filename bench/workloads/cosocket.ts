@@ -8,6 +8,7 @@ import type * as ManagedRuntime from "effect/ManagedRuntime"
 import type { ConnectionPool, TcpSocket, Transport } from "../../src/index.js"
 import { type Sample, timedRequests } from "../lib/index.js"
 import { TcpSocket as Socket } from "../lib/library.js"
+import { VARIANT } from "../lib/names.js"
 
 export type Runtime = ManagedRuntime.ManagedRuntime<Transport.TcpConnector | ConnectionPool.ConnectionPool, unknown>
 
@@ -18,10 +19,10 @@ export interface Runtimes {
   readonly noTimeouts: Runtime
 }
 
-export const NO_TIMEOUTS = "effect-cosocket, timeouts off (diagnostic)"
+export const NO_TIMEOUTS = VARIANT.noTimeouts
 
-/** The pool limits of the Redis workloads: 100 connections, callers beyond that wait. */
-export const REDIS_POOL = { poolSize: 100, backlog: 1000 } as const
+/** The pool limits of the Redis workloads: 100 connections, up to 500 callers beyond that wait. */
+export const REDIS_POOL = { poolSize: 100, backlog: 500 } as const
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
@@ -43,42 +44,52 @@ export const pooledRequest = <E>(
   return Socket.withConnection(host, port, exchange, REDIS_POOL)
 }
 
-export const SCOPED = "effect-cosocket, Effect.scoped + connect + setKeepalive (diagnostic)"
+export const SCOPED = VARIANT.scoped
 
-/** The same request in a scope of its own, as OpenResty code reads: connect ... setKeepalive. */
+/**
+ * The same request in a scope of its own, as OpenResty code reads (`ngx.socket.tcp()`,
+ * `connect`, ..., `setkeepalive`): `Effect.scoped` around `make`, `connect`, the exchange and
+ * `setKeepalive`. The generator function is made once, as in `pooledRequest`.
+ */
 export const scopedRequest = <E>(
   host: string,
   port: number,
   request: Uint8Array,
   readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
-) =>
-  Effect.scoped(Effect.gen(function*() {
-    const socket = yield* Socket.connect(host, port, REDIS_POOL)
+) => {
+  const exchange = Effect.fnUntraced(function*() {
+    const socket = yield* Socket.make
+    yield* socket.connect(host, port, REDIS_POOL)
     yield* socket.send(request)
     yield* readReply(socket)
     yield* socket.setKeepalive()
-  }))
+  })
+  return Effect.scoped(exchange())
+}
 
 const expectStatus = (line: Uint8Array) =>
   line[0] === 43 /* + */ ? Effect.void : Effect.die(new Error(`unexpected reply ${Buffer.from(line).toString()}`))
 
 export const readPong = (socket: TcpSocket.TcpSocket) => Effect.flatMap(socket.receive(), expectStatus)
 
-export const readPongs = (depth: number) => (socket: TcpSocket.TcpSocket) =>
-  Effect.gen(function*() {
+// The readers below are generator functions made once (`Effect.fnUntraced`), as `pooledRequest`'s
+// exchange: `(socket) => Effect.gen(function*() {...})` would make a new generator function, with
+// a prototype of its own, per reply.
+
+export const readPongs = (depth: number) =>
+  Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
     for (let i = 0; i < depth; i++) yield* expectStatus(yield* socket.receive())
   })
 
 /** A RESP bulk reply: `$n` line, then n bytes and CRLF. */
-export const readBulk = (socket: TcpSocket.TcpSocket) =>
-  Effect.gen(function*() {
-    const head = yield* socket.receive()
-    if (head[0] !== 36) return yield* Effect.die(new Error("expected a bulk reply"))
-    let n = 0
-    for (let i = 1; i < head.length; i++) n = n * 10 + head[i] - 48
-    const body = yield* socket.receive(n + 2)
-    if (body.length !== n + 2) return yield* Effect.die(new Error("short bulk reply"))
-  })
+export const readBulk = Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
+  const head = yield* socket.receive()
+  if (head[0] !== 36) return yield* Effect.die(new Error("expected a bulk reply"))
+  let n = 0
+  for (let i = 1; i < head.length; i++) n = n * 10 + head[i] - 48
+  const body = yield* socket.receive(n + 2)
+  if (body.length !== n + 2) return yield* Effect.die(new Error("short bulk reply"))
+})
 
 /** N concurrent callers, each repeating `op` until the deadline. */
 export const closedLoop = <E, R>(
@@ -131,9 +142,9 @@ export const untilRequestResponse = (
   }))
 
 /**
- * One socket reading an endless stream with `read` (receive("*l"), receive(n), reader.read):
- * units per second, or MB/s when `bytesPerUnit` is set. The clock is checked every `checkEvery`
- * units.
+ * One socket reading an endless stream with `read` (receive("*l"), receive(n), reader.read, or a
+ * batched read): units per second, or MB/s when `bytesPerUnit` is set. A read returns one unit
+ * (bytes) or a batch of units (an array); the clock is checked about every `checkEvery` units.
  */
 export const streaming = <E>(
   host: string,
@@ -142,7 +153,9 @@ export const streaming = <E>(
     readonly hello: string
     readonly bytesPerUnit: number
     readonly checkEvery: number
-    readonly read: (socket: TcpSocket.TcpSocket) => Effect.Effect<Effect.Effect<Uint8Array, E>, E>
+    readonly read: (
+      socket: TcpSocket.TcpSocket
+    ) => Effect.Effect<Effect.Effect<Uint8Array | ReadonlyArray<Uint8Array>, E>, E>
   },
   durationMs: number
 ) =>
@@ -154,10 +167,15 @@ export const streaming = <E>(
     yield* socket.send(options.hello)
     const deadline = start + durationMs
     let units = 0
+    let nextCheck = every
     let now = start
     for (;;) {
-      yield* read
-      if (++units % every === 0 && (now = performance.now()) >= deadline) break
+      const got = yield* read
+      units += Array.isArray(got) ? got.length : 1
+      if (units >= nextCheck) {
+        nextCheck = units + every
+        if ((now = performance.now()) >= deadline) break
+      }
     }
     const perSecond = (units / (now - start)) * 1000
     yield* socket.close

@@ -6,6 +6,7 @@ import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import * as Url from "node:url"
 import * as nodeSocket from "../baselines/nodeSocket.js"
+import { VARIANT, WORKLOAD } from "../lib/names.js"
 import { track } from "../lib/processes.js"
 import type { Sample, Workload } from "../lib/types.js"
 
@@ -34,17 +35,15 @@ const measure = (variant: string, host: string, port: number, count: number): Pr
 
 export const workloads = (host: string, port: number, count: number): ReadonlyArray<Workload> => [
   {
-    id: "idle-memory",
+    id: WORKLOAD.idleMemory,
     title: `JS heap per idle pooled connection (${count.toLocaleString("en-US")} idle)`,
     unit: "KB/conn",
     higherIsBetter: false,
-    target: { kind: "max", value: 2 },
-    targetText: "<= 2 KB",
     note: "1 KB = 1,000 bytes; heapUsed after forced GC, in a child process per sample; " +
       `${nodeSocket.NAME}: each connection's reader acquired in a scope of its own, its pull and writer kept`,
     variants: [
-      { name: "effect-cosocket", role: "ours", measure: () => measure("ours", host, port, count) },
-      { name: "raw node:net", role: "reference", measure: () => measure("raw", host, port, count) },
+      { name: VARIANT.ours, role: "ours", measure: () => measure("ours", host, port, count) },
+      { name: VARIANT.raw, role: "reference", measure: () => measure("raw", host, port, count) },
       { name: nodeSocket.NAME, role: "baseline", measure: () => measure("nodeSocket", host, port, count) }
     ]
   }
