@@ -31,12 +31,8 @@ import * as cosocket from "./cosocket.js"
  */
 export type LineBatchRead = (socket: TcpSocket.TcpSocket) => Effect.Effect<ReadonlyArray<Uint8Array>, unknown>
 
-/**
- * The batched read the lines workload measures beside `receive("*l")`. effect-cosocket has none
- * yet, so its row reads "not available"; once it has one, return it here, for example
- * `(socket) => socket.receiveLines()`. (The cast keeps the type open for that assignment.)
- */
-export const readLineBatch: LineBatchRead | undefined = undefined as LineBatchRead | undefined
+/** The batched read the lines workload measures beside `receive("*l")`: `receiveMany`. */
+export const readLineBatch: LineBatchRead | undefined = (socket) => socket.receiveMany()
 
 /** node:readline over a socket (the anchors' second line-reading reference). */
 const readlineLines = async (host: string, port: number, durationMs: number): Promise<Sample> => {
