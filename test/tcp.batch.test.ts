@@ -9,24 +9,17 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
+import type { CosocketConfig } from "../src/index.js"
+import { TcpSocket } from "../src/index.js"
 import { Chunking } from "../src/testing/index.js"
 import { run, server } from "./support/loopback.js"
 import * as MemoryTransport from "./support/memoryTransport.js"
 
-const setup = (config: CosocketConfig.Options = {}) => {
-  const net = MemoryTransport.make()
-  const layer = Layer.provideMerge(
-    Layer.merge(net.layer, ConnectionPool.layer()),
-    CosocketConfig.layer(config)
-  ).pipe(Layer.orDie)
-  return { net, provide: <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.scoped, Effect.provide(layer)) }
-}
+const setup = MemoryTransport.harness
 
 /** `ERR <tag>: <message> [partial]` for a failure. */
 const describeError = (

@@ -11,17 +11,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
-import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
+import { ConnectionPool, TcpSocket } from "../src/index.js"
 import * as MemoryTransport from "./support/memoryTransport.js"
 
-const setup = (config: CosocketConfig.Options = {}) => {
-  const net = MemoryTransport.make()
-  const layer = Layer.provideMerge(
-    Layer.merge(net.layer, ConnectionPool.layer()),
-    CosocketConfig.layer(config)
-  ).pipe(Layer.orDie)
-  return { net, provide: <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.scoped, Effect.provide(layer)) }
-}
+const setup = MemoryTransport.harness
 
 const describeExit = <A, E extends { readonly message: string; readonly _tag: string }>(exit: Exit.Exit<A, E>) =>
   Exit.match(exit, {

@@ -25,6 +25,8 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ConnectionPool from "../../src/ConnectionPool.js"
+import * as CosocketConfig from "../../src/CosocketConfig.js"
 import { ConnectError } from "../../src/CosocketError.js"
 import { concat } from "../../src/internal/sendable.js"
 import {
@@ -381,4 +383,17 @@ export const make = (options: MemoryNetworkOptions = {}): MemoryNetwork => {
       onAccept = f
     }
   }
+}
+
+/**
+ * A fresh in-memory network with its own pool and the given config: `provide` runs a scoped
+ * program against it.
+ */
+export const harness = (config: CosocketConfig.Options = {}) => {
+  const net = make()
+  const layer = Layer.provideMerge(
+    Layer.merge(net.layer, ConnectionPool.layer()),
+    CosocketConfig.layer(config)
+  ).pipe(Layer.orDie)
+  return { net, provide: <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.scoped, Effect.provide(layer)) }
 }

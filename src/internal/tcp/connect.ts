@@ -45,6 +45,8 @@ export interface Opener {
   readonly busy: Busy
   /** Makes `conn` the socket's connection (or closes it when the socket's lifetime ended). */
   attach(conn: Connection): void
+  /** The socket's connection. */
+  readonly conn: Connection | undefined
 }
 
 /** `restore` of the uninterruptible region the open runs in. */
@@ -74,14 +76,13 @@ export const open = (
   plan: ConnectPlan
 ): Effect.Effect<void, Api.ConnectFailure> | undefined => {
   if (opener.tracing === undefined) return openPlanned(opener, restore, plan)
-  const traced = new TracedOpener(opener)
   return tracing.span(
     "cosocket.connect",
     "client",
     tracing.targetAttributes(plan.target, plan.key),
-    Effect.suspend(() => openPlanned(traced, restore, plan) ?? Effect.void),
+    Effect.suspend(() => openPlanned(opener, restore, plan) ?? Effect.void),
     (span) => {
-      const conn = traced.conn
+      const conn = opener.conn
       if (conn === undefined || conn.isGone) return
       span.attribute("cosocket.reused_times", conn.reusedTimes)
       const peer = plan.target._tag === "Inet" ? conn.transport.remoteAddress() : undefined
@@ -91,40 +92,6 @@ export const open = (
       }
     }
   )
-}
-
-/** An opener that also remembers the connection it attached (for the span's attributes). */
-class TracedOpener implements Opener {
-  conn: Connection | undefined = undefined
-  constructor(readonly socket: Opener) {}
-  get connector() {
-    return this.socket.connector
-  }
-  get pool() {
-    return this.socket.pool
-  }
-  get config() {
-    return this.socket.config
-  }
-  get schedule() {
-    return this.socket.schedule
-  }
-  get tracing() {
-    return this.socket.tracing
-  }
-  get connectTimeout() {
-    return this.socket.connectTimeout
-  }
-  get tlsHost() {
-    return this.socket.tlsHost
-  }
-  get busy() {
-    return this.socket.busy
-  }
-  attach(conn: Connection): void {
-    this.conn = conn
-    this.socket.attach(conn)
-  }
 }
 
 const openPlanned = (
