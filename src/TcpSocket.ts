@@ -274,18 +274,29 @@ export const make: Effect.Effect<
   return internal.make(services, scope)
 })
 
-/** The services of the fiber's context, read with one look at it instead of one Effect per service. */
+/**
+ * The services of the fiber's context, read once per context: the requests of one runtime share a
+ * context, so a socket per request looks them up once. Keyed weakly by the context, so a context
+ * made per request (`Effect.scoped`, `provideService`) just misses and is dropped with it.
+ */
 const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): internal.Services => {
   const context = fiber.context as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
-  const config = Context.get(context, CosocketConfig)
-  return {
-    connector: Context.get(context, Transport.TcpConnector),
-    pool: Context.get(context, ConnectionPool.ConnectionPool),
-    config,
-    clock: Context.get(context, Clock.Clock),
-    tracing: tracing.fromContext(context, config.traceIo)
+  let services = servicesByContext.get(context)
+  if (services === undefined) {
+    const config = Context.get(context, CosocketConfig)
+    services = {
+      connector: Context.get(context, Transport.TcpConnector),
+      pool: Context.get(context, ConnectionPool.ConnectionPool),
+      config,
+      clock: Context.get(context, Clock.Clock),
+      tracing: tracing.fromContext(context, config.traceIo)
+    }
+    servicesByContext.set(context, services)
   }
+  return services
 }
+
+const servicesByContext = new WeakMap<Context.Context<never>, internal.Services>()
 
 /**
  * `make` without a `Scope`: the socket lives while `use` runs. When `use` ends (success, failure
