@@ -15,7 +15,7 @@ import * as Tracer from "effect/Tracer"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Redis from "../examples/redis/RedisClient.js"
-import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
+import { ConnectionPool, CosocketConfig, TcpSocket, type Transport } from "../src/index.js"
 import * as credential from "../src/internal/credential.js"
 import * as internalPool from "../src/internal/pool.js"
 import type { TcpSocketImpl } from "../src/internal/tcp/socket.js"
@@ -330,6 +330,39 @@ describe("pool metrics", () => {
         "db.client.connection.use_time",
         "db.client.connection.wait_time"
       ])
+    }))
+
+  it.effect("created and reused never go down: a key whose pool empties and goes away keeps its counts", () =>
+    Effect.gen(function*() {
+      const name = "metrics-monotonic"
+      const pn = { "pool.name": name }
+      const pool = yield* ConnectionPool.make()
+      const transport: Transport.StreamTransport = {
+        read: () => undefined,
+        isEnded: () => false,
+        failure: () => undefined,
+        pendingBytes: () => 0,
+        setWaker: () => {},
+        write: () => true,
+        shutdown: () => {},
+        destroy: () => {},
+        isDestroyed: () => false,
+        setNoDelay: () => {},
+        setKeepAlive: () => {},
+        localAddress: () => undefined,
+        remoteAddress: () => undefined
+      }
+      const first = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      expect(first.checkin({ transport, reusedTimes: 0 }, Duration.infinity)).toBe(true)
+      const again = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      expect(again.reused?.reusedTimes).toBe(1)
+      again.release() // the key's pool is empty now, and undeclared: it goes away
+      expect((yield* pool.stats).has(name)).toBe(false)
+      expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([1, 1])
+      const third = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([2, 1])
+      third.release()
+      expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([2, 1])
     }))
 
   it.effect("two pools (two layers) in one process add up instead of overwriting; a closed pool takes its share back", () =>

@@ -407,12 +407,10 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
 
   private countCreate(kp: KeyPool): void {
     kp.created++
-    kp.metrics.created.updateUnsafe(1, this.context)
   }
 
   private countReuse(kp: KeyPool): void {
     kp.reused++
-    kp.metrics.reused.updateUnsafe(1, this.context)
   }
 
   // -----------------------------------------------------------------------------------------------

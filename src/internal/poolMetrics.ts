@@ -145,33 +145,59 @@ export interface Counted {
   readonly retired: boolean
   readonly idle: { readonly length: number }
   readonly waiters: { readonly length: number }
+  /** Fresh slots and idle connections handed out so far (monotonic). */
+  readonly created: number
+  readonly reused: number
 }
 
 const ignore = (): void => {}
 
-/** The count series of one key in one registry: the sums over the pools that have the key. */
+/**
+ * The count series of one key in one registry: the sums over the pools that have the key. The
+ * monotonic counters (created, reused) also keep what pools that went away had counted, so they
+ * never go down; reading them at snapshot time keeps the per-request path free of metric updates.
+ */
 class KeySeries {
   readonly members = new Set<Counted>()
+  private createdByGone = 0
+  private reusedByGone = 0
 
   constructor(m: KeyMetrics, context: Context.Context<never>) {
-    this.register(m.idle, context, (c) => c.idle.length)
-    this.register(m.used, context, (c) => c.active)
-    this.register(m.max, context, (c) => c.retired ? 0 : c.size)
-    this.register(m.pending, context, (c) => c.waiters.length)
+    this.register(m.idle, context, false, (c) => c.idle.length)
+    this.register(m.used, context, false, (c) => c.active)
+    this.register(m.max, context, false, (c) => c.retired ? 0 : c.size)
+    this.register(m.pending, context, false, (c) => c.waiters.length)
+    this.register(m.created, context, true, (c) => c.created, () => this.createdByGone)
+    this.register(m.reused, context, true, (c) => c.reused, () => this.reusedByGone)
   }
 
-  private register(metric: Metric.Counter<number>, context: Context.Context<never>, f: (c: Counted) => number): void {
+  /** A pool leaves the key: its monotonic counts stay in the series. */
+  leave(counted: Counted): void {
+    if (!this.members.delete(counted)) return
+    this.createdByGone += counted.created
+    this.reusedByGone += counted.reused
+  }
+
+  private register(
+    metric: Metric.Counter<number>,
+    context: Context.Context<never>,
+    incremental: boolean,
+    f: (c: Counted) => number,
+    gone: () => number = zero
+  ): void {
     Metric.registerUnsafe(metric, context, {
       get: () => {
-        let count = 0
+        let count = gone()
         for (const c of this.members) count += f(c)
-        return { count, incremental: false }
+        return { count, incremental }
       },
       update: ignore,
       modify: ignore
     })
   }
 }
+
+const zero = (): number => 0
 
 /** The count series of every key in one registry (with one set of context attributes). */
 export class Series {
@@ -191,7 +217,7 @@ export class Series {
 
   /** A key's pool is gone. The series stay registered (at zero), as updated series would. */
   remove(counted: Counted): void {
-    this.keys.get(counted.key)?.members.delete(counted)
+    this.keys.get(counted.key)?.leave(counted)
   }
 }
 
