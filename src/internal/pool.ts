@@ -49,7 +49,7 @@ class IdleEntry extends Timed implements Node<IdleEntry> {
   next: IdleEntry | undefined = undefined
   list: List<IdleEntry> | undefined = undefined
   constructor(
-    readonly kp: KeyPool,
+    readonly keyPool: KeyPool,
     readonly transport: StreamTransport,
     readonly reusedTimes: number,
     readonly idleTimeout: Duration.Duration
@@ -67,7 +67,7 @@ class Waiter extends Timed implements Node<Waiter> {
   resume: ((effect: Effect.Effect<Api.Lease, SocketTimeout | PoolClosed>) => void) | undefined = undefined
   /** Set when a slot or connection was granted; given back if the waiter never gets it. */
   lease: LeaseImpl | undefined = undefined
-  constructor(readonly kp: KeyPool) {
+  constructor(readonly keyPool: KeyPool) {
     super()
   }
 }
@@ -108,12 +108,12 @@ class LeaseImpl implements Api.Lease {
   private inUse: boolean
   constructor(
     readonly pool: PoolImpl,
-    readonly kp: KeyPool,
+    readonly keyPool: KeyPool,
     readonly reused: Reused | undefined,
     /** The pool's clock now (a reading the caller already made, so a check-out reads it once). */
     now: number
   ) {
-    this.key = kp.key
+    this.key = keyPool.key
     this.since = now
     this.inUse = reused !== undefined
   }
@@ -121,7 +121,7 @@ class LeaseImpl implements Api.Lease {
   connected(): void {
     if (this.inUse || this.done) return
     const now = this.pool.now()
-    this.pool.record(this.kp.metrics.createTime, now - this.since)
+    this.pool.record(this.keyPool.metrics.createTime, now - this.since)
     this.since = now
     this.inUse = true
   }
@@ -130,8 +130,8 @@ class LeaseImpl implements Api.Lease {
     if (this.done) return
     this.done = true
     this.returned(this.pool.now())
-    this.kp.active--
-    this.pool.slotFreed(this.kp)
+    this.keyPool.active--
+    this.pool.slotFreed(this.keyPool)
   }
 
   checkin(connection: Api.PooledConnection, idleTimeout: Duration.Duration): boolean {
@@ -139,12 +139,12 @@ class LeaseImpl implements Api.Lease {
     this.done = true
     const now = this.pool.now()
     this.returned(now)
-    this.kp.active--
-    return this.pool.checkin(this.kp, connection.transport, connection.reusedTimes, idleTimeout, now)
+    this.keyPool.active--
+    return this.pool.checkin(this.keyPool, connection.transport, connection.reusedTimes, idleTimeout, now)
   }
 
   private returned(now: number): void {
-    if (this.inUse) this.pool.record(this.kp.metrics.useTime, now - this.since)
+    if (this.inUse) this.pool.record(this.keyPool.metrics.useTime, now - this.since)
   }
 }
 
@@ -175,9 +175,9 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   ) {
     this.series = seriesFor(context)
     for (const [key, size, backlog] of declared) {
-      const kp = new KeyPool(key, size, backlog, true)
-      this.keys.set(key, kp)
-      this.series.add(kp)
+      const keyPool = new KeyPool(key, size, backlog, true)
+      this.keys.set(key, keyPool)
+      this.series.add(keyPool)
     }
   }
 
@@ -201,42 +201,42 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   /** The synchronous part of `acquire`: a lease, a refusal, or the key's pool to wait on. */
   readonly tryAcquire = (key: string, limits: Api.PoolLimits): LeaseImpl | PoolBacklogFull | PoolClosed | KeyPool => {
     if (this.closed) return new PoolClosed({ key })
-    let kp = this.keys.get(key)
-    if (kp === undefined) {
-      kp = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
-      this.keys.set(key, kp)
-      this.series.add(kp)
+    let keyPool = this.keys.get(key)
+    if (keyPool === undefined) {
+      keyPool = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
+      this.keys.set(key, keyPool)
+      this.series.add(keyPool)
     }
     const now = this.now()
-    const reused = this.reuse(kp, now)
+    const reused = this.reuse(keyPool, now)
     if (reused !== undefined) return reused
-    if (kp.backlog === undefined || kp.active < kp.size) {
-      kp.active++
-      this.countCreate(kp)
-      return new LeaseImpl(this, kp, undefined, now)
+    if (keyPool.backlog === undefined || keyPool.active < keyPool.size) {
+      keyPool.active++
+      this.countCreate(keyPool)
+      return new LeaseImpl(this, keyPool, undefined, now)
     }
-    if (kp.waiters.length >= kp.backlog) {
-      kp.backlogFull++
-      kp.metrics.backlogFull.updateUnsafe(1, this.context)
-      return new PoolBacklogFull({ key, size: kp.size, backlog: kp.backlog })
+    if (keyPool.waiters.length >= keyPool.backlog) {
+      keyPool.backlogFull++
+      keyPool.metrics.backlogFull.updateUnsafe(1, this.context)
+      return new PoolBacklogFull({ key, size: keyPool.size, backlog: keyPool.backlog })
     }
-    return kp
+    return keyPool
   }
 
   /** An idle connection of `key` now, or `undefined` (nothing taken). */
   readonly reuseNow = (key: string): LeaseImpl | undefined => {
     if (this.closed) return undefined
-    const kp = this.keys.get(key)
-    return kp === undefined || kp.idle.length === 0 ? undefined : this.reuse(kp, this.now())
+    const keyPool = this.keys.get(key)
+    return keyPool === undefined || keyPool.idle.length === 0 ? undefined : this.reuse(keyPool, this.now())
   }
 
-  /** Hands out the most recent idle connection of `kp` still fit for use, if any. */
-  private reuse(kp: KeyPool, now: number): LeaseImpl | undefined {
-    const entry = this.takeIdle(kp, now)
+  /** Hands out the most recent idle connection of `keyPool` still fit for use, if any. */
+  private reuse(keyPool: KeyPool, now: number): LeaseImpl | undefined {
+    const entry = this.takeIdle(keyPool, now)
     if (entry === undefined) return undefined
-    kp.active++
-    this.countReuse(kp)
-    return new LeaseImpl(this, kp, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
+    keyPool.active++
+    this.countReuse(keyPool)
+    return new LeaseImpl(this, keyPool, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
   }
 
   /** `tryAcquire` for the engine: a lease or a refusal now, or `undefined` when the caller must wait. */
@@ -250,12 +250,12 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
    * region, a lease that comes out of here always reaches the caller, and one that does not is
    * given back.
    */
-  private wait(kp: KeyPool, timeout: Duration.Duration): Effect.Effect<Api.Lease, SocketTimeout | PoolClosed> {
-    const waiter = new Waiter(kp)
+  private wait(keyPool: KeyPool, timeout: Duration.Duration): Effect.Effect<Api.Lease, SocketTimeout | PoolClosed> {
+    const waiter = new Waiter(keyPool)
     return Effect.interruptible(
       Effect.callback<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
         waiter.resume = resume
-        kp.waiters.pushBack(waiter)
+        keyPool.waiters.pushBack(waiter)
         waiter.since = this.now()
         if (Duration.isFinite(timeout)) {
           waiter.deadline = waiter.since + Duration.toMillis(timeout)
@@ -268,10 +268,10 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
 
   private cancelWaiter(waiter: Waiter): void {
     if (waiter.list === undefined) return
-    const kp = waiter.kp
-    kp.waiters.remove(waiter)
+    const keyPool = waiter.keyPool
+    keyPool.waiters.remove(waiter)
     this.heap.remove(waiter)
-    this.cleanup(kp)
+    this.cleanup(keyPool)
   }
 
   /** The waiter was interrupted after a grant it never received: the slot or connection goes back. */
@@ -286,12 +286,12 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   }
 
   private grant(waiter: Waiter, lease: LeaseImpl): void {
-    const kp = waiter.kp
-    kp.waiters.remove(waiter)
+    const keyPool = waiter.keyPool
+    keyPool.waiters.remove(waiter)
     this.heap.remove(waiter)
-    kp.active++
+    keyPool.active++
     waiter.lease = lease
-    this.record(kp.metrics.waitTime, this.now() - waiter.since)
+    this.record(keyPool.metrics.waitTime, this.now() - waiter.since)
     // Effect 4 resumes a fiber synchronously, inside the caller. The waiter goes on after the
     // granting fiber's current step instead, as OpenResty posts the resumption: the releasing
     // code finishes first, a chain of hand-overs does not nest on the stack, and an interruption
@@ -302,40 +302,40 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   // -----------------------------------------------------------------------------------------------
   // release and check-in
 
-  /** A slot of `kp` was freed (its `active` or idle count already lowered). */
-  slotFreed(kp: KeyPool): void {
-    const waiter = this.closed ? undefined : kp.waiters.head
+  /** A slot of `keyPool` was freed (its `active` or idle count already lowered). */
+  slotFreed(keyPool: KeyPool): void {
+    const waiter = this.closed ? undefined : keyPool.waiters.head
     if (waiter !== undefined) {
-      this.countCreate(kp)
-      this.grant(waiter, new LeaseImpl(this, kp, undefined, this.now()))
+      this.countCreate(keyPool)
+      this.grant(waiter, new LeaseImpl(this, keyPool, undefined, this.now()))
       return
     }
-    this.cleanup(kp)
+    this.cleanup(keyPool)
   }
 
   checkin(
-    kp: KeyPool,
+    keyPool: KeyPool,
     transport: StreamTransport,
     reusedTimes: number,
     idleTimeout: Duration.Duration,
     now: number
   ): boolean {
     if (this.closed || isStale(transport)) {
-      this.slotFreed(kp)
+      this.slotFreed(keyPool)
       return false
     }
-    const waiter = kp.waiters.head
+    const waiter = keyPool.waiters.head
     if (waiter !== undefined) {
-      this.countReuse(kp)
-      this.grant(waiter, new LeaseImpl(this, kp, new Reused(transport, reusedTimes + 1, idleTimeout), now))
+      this.countReuse(keyPool)
+      this.grant(waiter, new LeaseImpl(this, keyPool, new Reused(transport, reusedTimes + 1, idleTimeout), now))
       return true
     }
-    if (kp.idle.length >= kp.size) {
-      const lru = kp.idle.head
+    if (keyPool.idle.length >= keyPool.size) {
+      const lru = keyPool.idle.head
       if (lru !== undefined) this.evict(lru, "lru", false)
     }
-    const entry = new IdleEntry(kp, transport, reusedTimes, idleTimeout)
-    kp.idle.pushBack(entry)
+    const entry = new IdleEntry(keyPool, transport, reusedTimes, idleTimeout)
+    keyPool.idle.pushBack(entry)
     transport.setWaker(() => this.evict(entry, "peerActivity", true))
     const millis = idleMillis(idleTimeout)
     if (millis !== Infinity) {
@@ -347,26 +347,26 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
 
   /** Closes an idle connection; `freed`: the slot goes to a waiter or the key may disappear. */
   private evict(entry: IdleEntry, reason: EvictReason, freed: boolean): void {
-    const kp = entry.kp
-    if (entry.list !== kp.idle) return
-    kp.idle.remove(entry)
+    const keyPool = entry.keyPool
+    if (entry.list !== keyPool.idle) return
+    keyPool.idle.remove(entry)
     this.heap.remove(entry)
     this.close(entry, reason)
-    if (freed) this.slotFreed(kp)
+    if (freed) this.slotFreed(keyPool)
   }
 
   private close(entry: IdleEntry, reason: EvictReason): void {
-    const kp = entry.kp
+    const keyPool = entry.keyPool
     entry.transport.setWaker(undefined)
     entry.transport.destroy()
-    kp.evicted[reason]++
-    kp.metrics.evicted(reason).updateUnsafe(1, this.context)
+    keyPool.evicted[reason]++
+    keyPool.metrics.evicted(reason).updateUnsafe(1, this.context)
   }
 
   /** Pops the most recently pooled idle connection still fit for use; closes stale ones on the way. */
-  private takeIdle(kp: KeyPool, now: number): IdleEntry | undefined {
+  private takeIdle(keyPool: KeyPool, now: number): IdleEntry | undefined {
     for (;;) {
-      const entry = kp.idle.popBack()
+      const entry = keyPool.idle.popBack()
       if (entry === undefined) return undefined
       this.heap.remove(entry)
       if (entry.deadline !== Infinity) {
@@ -384,14 +384,14 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     }
   }
 
-  private cleanup(kp: KeyPool): void {
-    if (!kp.isEmpty) return
-    if (!kp.declared && this.keys.get(kp.key) === kp) {
-      this.keys.delete(kp.key)
-      this.series.remove(kp)
+  private cleanup(keyPool: KeyPool): void {
+    if (!keyPool.isEmpty) return
+    if (!keyPool.declared && this.keys.get(keyPool.key) === keyPool) {
+      this.keys.delete(keyPool.key)
+      this.series.remove(keyPool)
     } else if (this.closed) {
       // After shutdown a key's pool counts until its last connection is released.
-      this.series.remove(kp)
+      this.series.remove(keyPool)
     }
   }
 
@@ -405,12 +405,12 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     histogram.updateUnsafe(millis / 1000, this.context)
   }
 
-  private countCreate(kp: KeyPool): void {
-    kp.created++
+  private countCreate(keyPool: KeyPool): void {
+    keyPool.created++
   }
 
-  private countReuse(kp: KeyPool): void {
-    kp.reused++
+  private countReuse(keyPool: KeyPool): void {
+    keyPool.reused++
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -446,12 +446,12 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
         this.evict(item, "idleTimeout", true)
       } else {
         const waiter = item as Waiter
-        const kp = waiter.kp
-        kp.waiters.remove(waiter)
+        const keyPool = waiter.keyPool
+        keyPool.waiters.remove(waiter)
         this.heap.remove(waiter)
-        kp.waitTimeouts++
-        kp.metrics.timeouts.updateUnsafe(1, this.context)
-        this.cleanup(kp)
+        keyPool.waitTimeouts++
+        keyPool.metrics.timeouts.updateUnsafe(1, this.context)
+        this.cleanup(keyPool)
         waiter.resume!(Effect.fail(new SocketTimeout({ operation: "pool" })))
       }
     }
@@ -465,36 +465,36 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     this.closed = true
     if (this.timer !== undefined) this.schedule.cancel(this.timer)
     this.timer = undefined
-    for (const kp of Array.from(this.keys.values())) {
-      for (let entry = kp.idle.popFront(); entry !== undefined; entry = kp.idle.popFront()) {
+    for (const keyPool of Array.from(this.keys.values())) {
+      for (let entry = keyPool.idle.popFront(); entry !== undefined; entry = keyPool.idle.popFront()) {
         this.heap.remove(entry)
         this.close(entry, "shutdown")
       }
-      for (let waiter = kp.waiters.popFront(); waiter !== undefined; waiter = kp.waiters.popFront()) {
+      for (let waiter = keyPool.waiters.popFront(); waiter !== undefined; waiter = keyPool.waiters.popFront()) {
         this.heap.remove(waiter)
-        waiter.resume!(Effect.fail(new PoolClosed({ key: kp.key })))
+        waiter.resume!(Effect.fail(new PoolClosed({ key: keyPool.key })))
       }
-      kp.retired = true
-      this.cleanup(kp)
+      keyPool.retired = true
+      this.cleanup(keyPool)
     }
   })
 
   readonly stats: Effect.Effect<ReadonlyMap<string, Api.KeyStats>> = Effect.sync(() => {
     const out = new Map<string, Api.KeyStats>()
-    for (const kp of this.keys.values()) {
-      out.set(kp.key, {
-        key: kp.key,
-        size: kp.size,
-        backlog: kp.backlog,
-        declared: kp.declared,
-        idle: kp.idle.length,
-        active: kp.active,
-        waiting: kp.waiters.length,
-        created: kp.created,
-        reused: kp.reused,
-        backlogFull: kp.backlogFull,
-        waitTimeouts: kp.waitTimeouts,
-        evicted: { ...kp.evicted }
+    for (const keyPool of this.keys.values()) {
+      out.set(keyPool.key, {
+        key: keyPool.key,
+        size: keyPool.size,
+        backlog: keyPool.backlog,
+        declared: keyPool.declared,
+        idle: keyPool.idle.length,
+        active: keyPool.active,
+        waiting: keyPool.waiters.length,
+        created: keyPool.created,
+        reused: keyPool.reused,
+        backlogFull: keyPool.backlogFull,
+        waitTimeouts: keyPool.waitTimeouts,
+        evicted: { ...keyPool.evicted }
       })
     }
     return out
