@@ -119,8 +119,12 @@ describe("FaultProxy: each fault, against a real loopback server", () => {
   it.live("split: 1-byte segments (the first read wakes on one byte), all bytes in order", () =>
     Effect.gen(function*() {
       const { proxy, socket } = yield* through({ probabilities: { split: 1 } })
-      expect(text(yield* socket.receiveAny(100))).toBe("0")
-      expect(text(yield* socket.receive())).toBe("123456789")
+      // The bytes leave the proxy one write (and one timer turn) apart: the first read wakes on
+      // the first of them, and on a loaded machine the next ones may already be there too.
+      const first = text(yield* socket.receiveAny(100))
+      expect(first.length).toBeGreaterThanOrEqual(1)
+      expect(first.length).toBeLessThan(10)
+      expect(first + text(yield* socket.receive())).toBe("0123456789")
       expect((yield* proxy.stats).faults).toEqual({ ...zero, split: 1 })
     }).pipe(Effect.scoped, Effect.provide(layer())))
 
