@@ -15,6 +15,8 @@ export default defineConfig({
       "test/udp.engine.test.ts",
       "test/pool.memory.test.ts",
       "test/pool.model.test.ts",
+      "test/pool.deadline.test.ts",
+      "test/pool.lease.test.ts",
       "test/mutation.*.test.ts"
     ],
     pool: "forks",
