@@ -233,6 +233,22 @@ describe("ConnectionPool and the transport's waker", () => {
       expect(yield* counter(M.evicted, key, { reason: "peerActivity" })).toBe(1)
       yield* shutdown
     }))
+  it.effect("a waker that fires after the connection was handed out (an event already queued) does nothing", () =>
+    Effect.gen(function*() {
+      const key = "waker-late"
+      const { pool, shutdown } = yield* makePool()
+      const { state, transport } = connection()
+      const lease = yield* pool.acquire(key, {}, forever)
+      expect(lease.checkin({ transport, reusedTimes: 0 }, Duration.seconds(5))).toBe(true)
+      const idleWaker = state.waker!
+      const reused = yield* pool.acquire(key, {}, forever)
+      expect(reused.reused?.transport).toBe(transport)
+      idleWaker()
+      expect(state.destroyed).toBe(false)
+      expect((yield* pool.stats).get(key)).toMatchObject({ active: 1, idle: 0, evicted: { peerActivity: 0 } })
+      reused.release()
+      yield* shutdown
+    }))
 })
 
 describe("ConnectionPool idle deadlines under arbitrary removals", () => {
