@@ -5,6 +5,7 @@
  * count series of declared, undeclared and shut-down keys, and the validation of declared pools.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -301,6 +302,45 @@ describe("ConnectionPool idle deadlines under arbitrary removals", () => {
       for (const { idleMillis, taken } of cases) {
         yield* scenario(idleMillis, taken.filter((i) => i < idleMillis.length))
       }
+    }))
+})
+
+describe("ConnectionPool's sweeper", () => {
+  it.effect("sleeps again only for a deadline earlier than the one it sleeps until", () =>
+    Effect.gen(function*() {
+      // A clock whose sleeps never end and are counted: every sleep is one wake-up of the sweeper.
+      const clock = { millis: 1_000, sleeps: [] as Array<number> }
+      const counting: Clock.Clock = {
+        currentTimeMillisUnsafe: () => clock.millis,
+        currentTimeMillis: Effect.sync(() => clock.millis),
+        currentTimeNanosUnsafe: () => BigInt(clock.millis) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() => BigInt(clock.millis) * 1_000_000n),
+        monotonicTimeNanosUnsafe: () => BigInt(clock.millis) * 1_000_000n,
+        monotonicTimeNanos: Effect.sync(() => BigInt(clock.millis) * 1_000_000n),
+        sleep: (duration) => {
+          clock.sleeps.push(Duration.toMillis(duration))
+          return Effect.never
+        }
+      }
+      const { pool, shutdown } = yield* makePool().pipe(Effect.provideService(Clock.Clock, counting))
+      const idle = (key: string, idleTime: Duration.Duration) =>
+        Effect.gen(function*() {
+          const lease = yield* pool.acquire(key, {}, forever)
+          expect(lease.checkin({ transport: connection().transport, reusedTimes: 0 }, idleTime)).toBe(true)
+          yield* Harness.settle
+        })
+      yield* Harness.settle
+      expect(clock.sleeps).toEqual([]) // nothing to wait for: no sleep at all
+      yield* idle("sweeper-a", Duration.seconds(5))
+      expect(clock.sleeps).toEqual([5_000])
+      yield* idle("sweeper-b", Duration.seconds(5)) // the same deadline
+      yield* idle("sweeper-c", Duration.seconds(9)) // a later one
+      yield* idle("sweeper-d", Duration.infinity) // none
+      expect(clock.sleeps).toEqual([5_000])
+      yield* idle("sweeper-e", Duration.seconds(2)) // an earlier one: the sweeper wakes and sleeps less
+      expect(clock.sleeps).toEqual([5_000, 2_000])
+      expect(internalPool.pendingTimers(pool)).toBe(4)
+      yield* shutdown
     }))
 })
 
