@@ -35,6 +35,9 @@ describe("formatNumber (LuaJIT's %.14g)", () => {
     [12345678901234, "12345678901234"],
     [123456789012345, "1.2345678901235e+14"], // an exact tie: LuaJIT rounds it up (glibc: ...234e+14)
     [12345678901234.5, "12345678901235"], // an exact tie: LuaJIT rounds it up (glibc: ...234)
+    // 14 digits before the point, none after: trailing zeros of the integer part stay
+    [12345678901230.4, "12345678901230"],
+    [10000000000000.25, "10000000000000"],
     [1e100, "1e+100"],
     [1.7976931348623157e308, "1.7976931348623e+308"],
     [5e-324, "4.9406564584125e-324"],
