@@ -24,7 +24,8 @@ export default {
     "src/internal/target.ts"
   ],
   // The project's own Node (scripts/ensure-node.sh, 189 MB) is not needed in the sandbox: the test
-  // runners are started with the Node that runs Stryker.
+  // runners are started with the Node that runs Stryker. (In a worktree it is a symlink, which
+  // Stryker cannot copy.)
   ignorePatterns: ["/.node"],
   coverageAnalysis: "perTest",
   reporters: ["html", "json", "clear-text", "progress"],

@@ -17,6 +17,7 @@ export default defineConfig({
       "test/pool.model.test.ts",
       "test/batchNeed.test.ts",
       "test/pool.deadline.test.ts",
+      "test/pool.lease.test.ts",
       "test/mutation.*.test.ts"
     ],
     pool: "forks",

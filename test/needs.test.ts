@@ -863,3 +863,136 @@ describe("TCP-UNTIL catalog on the pure state machine (body bytes, any buffer si
     }, ["a", "b", "c", "", null, "\n", { closed: "" }])
   })
 })
+
+describe("NEED_MORE and LineNeed reuse", () => {
+  it("NEED_MORE is the registered symbol, so two copies of the module agree on it", () => {
+    expect(needs.NEED_MORE).toBe(Symbol.for("effect-cosocket/NeedMore"))
+  })
+
+  it("a LineNeed reused after a limit error scans the next line from the start once reset", () => {
+    const d = new Driver([bytes("abcdef")])
+    const need = new needs.LineNeed(3)
+    expect(d.run(need)).toEqual(limit("maxLineLength", 3)) // scanned all 6 bytes for an LF
+    expect(d.exact(6)).toBe("abcdef")
+    d.buffer.append(bytes("x\n"))
+    need.reset()
+    expect(d.run(need)).toBe("x")
+  })
+})
+
+describe("UntilState across a reconnect (a reader outlives its connection)", () => {
+  it("an occurrence committed by an inclusive sized read ends with its connection: the end marker is still owed", () => {
+    const r = until("--", true)
+    expect(new Driver([bytes("ab--")]).untilChunk(r, 3)).toBe("ab-")
+    const sized = new Driver([bytes("cd--ef")])
+    expect([sized.untilChunk(r, 3), sized.untilAll(r), sized.untilAll(r)]).toEqual([null, "cd--", { closed: "ef" }])
+
+    const r2 = until("--", true)
+    expect(new Driver([bytes("ab--")]).untilChunk(r2, 3)).toBe("ab-")
+    const unsized = new Driver([bytes("cd--ef")])
+    expect([unsized.untilAll(r2), unsized.untilAll(r2)]).toEqual(["", "cd--"])
+  })
+
+  it("a sized read that reached the pattern: the next call on the new connection is the end marker", () => {
+    const r = until("--")
+    expect(new Driver([bytes("ab--x")]).untilChunk(r, 5)).toBe("ab")
+    const d = new Driver([bytes("cd--")])
+    expect([d.untilChunk(r, 5), d.untilChunk(r, 5), d.untilChunk(r, 5)]).toEqual([null, "cd", null])
+  })
+
+  it("with nothing owed, the new connection's first read is an ordinary one", () => {
+    const r = until("--")
+    expect(new Driver([bytes("ab--")]).untilAll(r)).toBe("ab")
+    const d = new Driver([bytes("cd--")])
+    expect([d.untilChunk(r, 5), d.untilChunk(r, 5)]).toEqual(["cd", null])
+  })
+
+  it("the scan starts over on the new connection, even when as many bytes were consumed on both", () => {
+    // On the first connection the reader holds back "-" (a possible start of "--") after 1 byte consumed.
+    for (const read of ["all", "chunk"] as const) {
+      const r = until("--")
+      const first = new Driver([bytes("a-")])
+      first.pull()
+      expect(first.untilAll(r, undefined, true)).toEqual({ timeout: "a" })
+      const d = new Driver([bytes("x"), bytes("--y")])
+      expect(d.exact(1)).toBe("x") // 1 byte consumed here too
+      expect(read === "all" ? d.untilAll(r) : d.untilChunk(r, 10)).toBe("")
+      expect(d.exact(1)).toBe("y")
+    }
+  })
+})
+
+describe("UntilState: the rest of a committed occurrence and foreign reads", () => {
+  it("a foreign read of part of the committed rest, then the next occurrence right after it (ours)", () => {
+    catalog("a------b", (d) => {
+      const r = until("---", true)
+      return [d.untilChunk(r, 2), d.exact(1), d.untilChunk(r, 2), d.untilChunk(r, 2), d.untilAll(r), d.untilAll(r)]
+    }, ["a-", "-", "-", null, "---", { closed: "b" }])
+    catalog("a------b", (d) => {
+      const r = until("---", true)
+      return [d.untilChunk(r, 2), d.exact(1), d.untilAll(r), d.untilAll(r), d.untilAll(r)]
+    }, ["a-", "-", "-", "---", { closed: "b" }])
+  })
+
+  it("a foreign read past the committed rest: the unsized read returns nothing, the next one goes on (ours)", () => {
+    catalog("ab--cd--e", (d) => {
+      const r = until("--", true)
+      return [d.untilChunk(r, 3), d.exact(2), d.untilAll(r), d.untilAll(r), d.untilAll(r)]
+    }, ["ab-", "-c", "", "d--", { closed: "e" }])
+  })
+
+  it("an inclusive sized read whose size ends exactly at the pattern's end returns it whole; then the end marker", () => {
+    catalog("ab--cd", (d) => {
+      const r = until("--", true)
+      return [d.untilChunk(r, 4), d.untilChunk(r, 4), d.untilChunk(r, 4)]
+    }, ["ab--", null, { closed: "cd" }])
+    catalog("ab--cd--", (d) => {
+      const r = until("--", true)
+      return [d.untilChunk(r, 4), d.untilAll(r), d.untilAll(r)]
+    }, ["ab--", "", "cd--"])
+  })
+})
+
+describe("UntilState feeds each byte to the matcher once (no rescans while nobody else reads)", () => {
+  /** Counts the bytes the reader's matcher goes through (up to a match's end, or the whole range). */
+  const counting = (r: needs.UntilState): { fed: number } => {
+    const count = { fed: 0 }
+    const feed = r.matcher.feed.bind(r.matcher)
+    r.matcher.feed = (b, from, to, state) => {
+      const end = feed(b, from, to, state)
+      count.fed += (end >= 0 ? end : to) - from
+      return end
+    }
+    return count
+  }
+
+  it("unsized reads, byte by byte: every byte once", () => {
+    const input = "ab-c--d---e--"
+    const d = new Driver(input.split("").map(bytes))
+    const r = until("--")
+    const count = counting(r)
+    expect(readUntilClosed(() => d.untilAll(r), 10)).toEqual(["ab-c", "d", "-e", { closed: "" }])
+    expect(count.fed).toBe(input.length)
+  })
+
+  it("sized reads, byte by byte and in chunks: every byte once, the held-back prefix included", () => {
+    for (const chunks of [["ab-c--d---e--"], "ab-c--d---e--".split(""), ["ab-", "c-", "-d-", "--e", "--"]]) {
+      const d = new Driver(chunks.map(bytes))
+      const r = until("--")
+      const count = counting(r)
+      expect(readUntilClosed(() => d.untilChunk(r, 2), 20), chunks.join("|")).toEqual([
+        "ab",
+        "-c",
+        "",
+        null,
+        "d",
+        null,
+        "-e",
+        "",
+        null,
+        { closed: "" }
+      ])
+      expect(count.fed, chunks.join("|")).toBe(13)
+    }
+  })
+})

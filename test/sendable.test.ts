@@ -35,6 +35,9 @@ describe("formatNumber (LuaJIT's %.14g)", () => {
     [12345678901234, "12345678901234"],
     [123456789012345, "1.2345678901235e+14"], // an exact tie: LuaJIT rounds it up (glibc: ...234e+14)
     [12345678901234.5, "12345678901235"], // an exact tie: LuaJIT rounds it up (glibc: ...234)
+    // 14 digits before the point, none after: trailing zeros of the integer part stay
+    [12345678901230.4, "12345678901230"],
+    [10000000000000.25, "10000000000000"],
     [1e100, "1e+100"],
     [1.7976931348623157e308, "1.7976931348623e+308"],
     [5e-324, "4.9406564584125e-324"],
@@ -176,6 +179,48 @@ describe("encode", () => {
     let deep: unknown = ["x"]
     for (let i = 0; i < 150; i++) deep = [deep]
     expect(sent(deep)).toEqual(bad("array nested too deeply"))
+  })
+
+  it("arrays nest up to 100 levels below the payload: 100 encode, 101 are rejected", () => {
+    const nested = (levels: number): unknown => {
+      let deep: unknown = ["x"]
+      for (let i = 0; i < levels; i++) deep = [deep]
+      return deep
+    }
+    expect(sent(nested(100))).toBe("x")
+    expect(sent(nested(101))).toEqual(bad("array nested too deeply"))
+  })
+
+  it("every refusal names the argument \"data\"", () => {
+    const argument = (data: unknown) => (encode(data) as InvalidArgument).argument
+    // eslint-disable-next-line no-sparse-arrays
+    expect([null, [null], [, "x"], [true], [{}], 10n].map(argument)).toEqual(Array(6).fill("data"))
+    let deep: unknown = []
+    for (let i = 0; i < 101; i++) deep = [deep]
+    expect(argument(deep)).toBe("data")
+  })
+
+  it("an array whose own code throws (a Proxy trap) is InvalidArgument naming \"data\", not a defect", () => {
+    const hostile = new Proxy(["a"], {
+      get: (target, key) => {
+        if (key === "0") throw new Error("boom")
+        return Reflect.get(target, key)
+      }
+    })
+    const r = encode(hostile)
+    expect(r).toBeInstanceOf(InvalidArgument)
+    expect((r as InvalidArgument).argument).toBe("data")
+    expect((r as InvalidArgument).message).toBe(`bad "data" argument: reading it threw`)
+  })
+
+  it("an array of one byte array encodes to that array itself (no copy)", () => {
+    const b = Uint8Array.from([1, 2, 3])
+    expect(encode([b])).toBe(b)
+    expect(encode([[b], []])).toBe(b)
+    expect(concat([b])).toBe(b)
+    const joined = concat([b, b])
+    expect(joined).not.toBe(b)
+    expect(Array.from(joined)).toEqual([1, 2, 3, 1, 2, 3])
   })
 
   it("any nested array of strings, bytes and numbers encodes to the concatenation of its leaves", () => {

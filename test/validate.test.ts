@@ -222,3 +222,179 @@ describe("validate.settings", () => {
     expect([queue.udpQueueSize, queue.noDelay, queue.maxLineLength]).toEqual([16, false, undefined])
   })
 })
+
+describe("validate.settings: the options and the base themselves", () => {
+  it("options must be an object: a number, null or a function is refused, naming \"options\"", () => {
+    expect(failure(validate.settings(5, defaults))).toEqual(bad("options", "options must be an object, got number"))
+    expect(failure(validate.settings(null, defaults))).toEqual(bad("options", "options must be an object, got null"))
+    expect(failure(validate.settings(() => ({}), defaults))).toEqual(
+      bad("options", "options must be an object, got function")
+    )
+  })
+
+  it("the base must be settings: null or a number is refused, naming \"base\"", () => {
+    expect(failure(validate.settings({}, null as never))).toEqual(bad("base", "base must be settings, got null"))
+    expect(failure(validate.settings({}, 5 as never))).toEqual(bad("base", "base must be settings, got number"))
+  })
+
+  it("an option whose getter throws, or a base that does, is InvalidArgument naming \"options\"", () => {
+    const hostile = Object.defineProperty({}, "readTimeout", {
+      get: () => {
+        throw new Error("boom")
+      }
+    })
+    expect(failure(validate.settings(hostile, defaults))).toEqual(
+      bad("options", "bad \"options\" argument: reading it threw")
+    )
+    const hostileBase = Object.defineProperty({ ...defaults }, "connectTimeout", {
+      get: () => {
+        throw new Error("boom")
+      }
+    })
+    expect(failure(validate.settings({}, hostileBase))).toEqual(
+      bad("options", "bad \"options\" argument: reading it threw")
+    )
+  })
+
+  it("traceIo must be a boolean", () => {
+    expect(failure(validate.settings({ traceIo: 1 }, defaults))).toEqual(
+      bad("traceIo", "bad \"traceIo\" option type: number")
+    )
+    expect((validate.settings({ traceIo: true }, defaults) as typeof defaults).traceIo).toBe(true)
+  })
+})
+
+describe("validate.snapshot", () => {
+  it("undefined and null read as no options; a function's fields are read; other values are refused", () => {
+    expect(validate.snapshot("opts", undefined, ["a"])).toEqual({})
+    expect(validate.snapshot("opts", null, ["a"])).toEqual({})
+    expect(validate.snapshot("opts", Object.assign(() => 0, { a: 1 }), ["a"])).toEqual({ a: 1 })
+    expect(failure(validate.snapshot("opts", 5, ["a"]))).toEqual(bad("opts", "opts must be an object, got number"))
+    expect(failure(validate.snapshot("opts", "a", ["a"]))).toEqual(bad("opts", "opts must be an object, got string"))
+  })
+
+  it("each field is read once, into a plain object; a throwing read names the argument", () => {
+    let reads = 0
+    const counting = Object.defineProperty({}, "a", { get: () => ++reads })
+    expect(validate.snapshot("opts", counting, ["a", "b"])).toEqual({ a: 1, b: undefined })
+    expect(reads).toBe(1)
+    const hostile = new Proxy({}, {
+      get: () => {
+        throw new Error("boom")
+      }
+    })
+    expect(failure(validate.snapshot("opts", hostile, ["a"]))).toEqual(
+      bad("opts", "bad \"opts\" argument: reading it threw")
+    )
+  })
+})
+
+describe("validate.quote, validate.describe and validate.typeName", () => {
+  it("a string of up to 64 characters is quoted whole; a longer one is cut at 64 with its length", () => {
+    const at = "a".repeat(63) + "b"
+    expect(validate.quote(at)).toBe(at)
+    expect(validate.quote(at + "c")).toBe(`${at}... (65 characters)`)
+    expect(validate.quote("")).toBe("")
+    expect(validate.describe(at + "cd")).toBe(`${at}... (66 characters)`)
+    expect(validate.describe(5)).toBe("number")
+  })
+
+  it("names arrays, byte arrays, null and the rest by type; a revoked Proxy is an object", () => {
+    const revocable = Proxy.revocable([], {})
+    revocable.revoke()
+    expect(
+      [[], new Uint8Array(1), null, undefined, 1, "s", {}, new Uint16Array(1), revocable.proxy].map(validate.typeName)
+    )
+      .toEqual(["array", "Uint8Array", "null", "undefined", "number", "string", "object", "object", "object"])
+  })
+
+  it("isBytes: only a real Uint8Array (not another view, not an object with its prototype)", () => {
+    expect(validate.isBytes(new Uint8Array(2))).toBe(true)
+    expect(validate.isBytes(Buffer.from("ab"))).toBe(true)
+    expect(validate.isBytes(new Uint16Array(2))).toBe(false)
+    expect(validate.isBytes(new DataView(new ArrayBuffer(2)))).toBe(false)
+    expect(validate.isBytes(Object.create(Uint8Array.prototype))).toBe(false)
+    expect(validate.isBytes([1, 2])).toBe(false)
+  })
+})
+
+describe("validate: Duration.Input edge cases", () => {
+  it("every unit field of a duration object is read", () => {
+    expect(millis(validate.timeout("t", { weeks: 1 }))).toBe(604_800_000)
+    expect(millis(validate.timeout("t", { days: 2 }))).toBe(172_800_000)
+    expect(millis(validate.timeout("t", { hours: 3 }))).toBe(10_800_000)
+    expect(millis(validate.timeout("t", { minutes: 4 }))).toBe(240_000)
+    expect(millis(validate.timeout("t", { microseconds: 1500 }))).toBe(1.5)
+    expect(millis(validate.timeout("t", { nanoseconds: 2_000_000 }))).toBe(2)
+    expect(millis(validate.idleTimeout("idle", { hours: 1, microseconds: 1000 }))).toBe(3_600_001)
+  })
+
+  it("a string with a blank before or after the number is not a duration", () => {
+    for (const input of [" 5 millis", "5 millis ", " -5 millis", "5millis"]) {
+      expect(failure(validate.timeout("t", input)), input).toEqual(bad("t", "bad timeout value"))
+    }
+  })
+})
+
+describe("validate.port: strings", () => {
+  it("only decimal digits (with blanks around them) are a port; hex, exponents and fractions are not", () => {
+    for (const input of ["0x50", "1e3", "80.5", "80a", "a80", "+80", "-1", " ", "8 0"]) {
+      expect(failure(validate.port(input)), input).toEqual(bad("port", "missing the port number"))
+    }
+    expect(validate.port("\t443\n")).toBe(443)
+  })
+
+  it("a negative fraction truncated to zero is 0, not -0", () => {
+    expect(validate.port(-0.5)).toBe(0)
+    expect(validate.port(-0)).toBe(0)
+    expect(failure(validate.port(-0.5, 1))).toEqual(bad("port", "bad port number: 0"))
+  })
+})
+
+describe("validate.host, validate.unixPath and validate.unbracket", () => {
+  it("a host is non-empty and has no NUL byte; IPv6 brackets are dropped", () => {
+    expect(failure(validate.host(""))).toEqual(bad("host", "failed to parse host name \"\": no host"))
+    expect(failure(validate.host("a\0b"))).toEqual(bad("host", "failed to parse host name: contains a NUL byte"))
+    expect(validate.host("[::1]")).toBe("::1")
+    expect(validate.host("example.com")).toBe("example.com")
+  })
+
+  it("only a bracketed whole loses its brackets", () => {
+    expect(["[::1]", "[::1", "::1]", "::1", "[]", "x[y]"].map(validate.unbracket))
+      .toEqual(["::1", "[::1", "::1]", "::1", "", "x[y]"])
+  })
+
+  it("a unix path is non-empty (the message quotes the input, capped) and has no NUL byte", () => {
+    expect(failure(validate.unixPath("unix:", ""))).toEqual(bad("host", "failed to parse host name \"unix:\": no path"))
+    const long = "unix:" + "p".repeat(70)
+    expect(failure(validate.unixPath(long, ""))).toEqual(
+      bad("host", `failed to parse host name "${long.slice(0, 64)}... (75 characters)": no path`)
+    )
+    expect(failure(validate.unixPath("unix:/a\0b", "/a\0b"))).toEqual(
+      bad("host", "failed to parse host name: contains a NUL byte")
+    )
+    expect(validate.unixPath("unix:/tmp/s", "/tmp/s")).toBe("/tmp/s")
+  })
+})
+
+describe("validate.isIpAddress", () => {
+  it("IPv4: four decimal parts of 1 to 3 digits, each at most 255", () => {
+    for (const s of ["0.0.0.0", "255.255.255.255", "127.0.0.1", "1.02.003.4"]) {
+      expect(validate.isIpAddress(s), s).toBe(true)
+    }
+    for (
+      const s of ["1.2.3", "1.2.3.4.5", "256.0.0.0", "1.2.3.", "1.2.3. 4", "1.2.3.4 ", "1.2.3.0004", "a.b.c.d", ""]
+    ) {
+      expect(validate.isIpAddress(s), s).toBe(false)
+    }
+  })
+
+  it("IPv6: hex digits, colons and dots only (the URL parser would drop a tab or newline), and parsable", () => {
+    for (const s of ["::1", "::", "fe80::1", "FE80::A:b", "::ffff:1.2.3.4", "2001:db8::8a2e:370:7334"]) {
+      expect(validate.isIpAddress(s), s).toBe(true)
+    }
+    for (const s of ["::\t1", "\n::1", "::1\n", ":::1", "1::2::3", "beef", "cafe.de", "::1%eth0", "[::1]", "g::1"]) {
+      expect(validate.isIpAddress(s), JSON.stringify(s)).toBe(false)
+    }
+  })
+})

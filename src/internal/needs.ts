@@ -101,7 +101,7 @@ export class AnyNeed implements Need<Uint8Array> {
 
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     const n = buffer.length
-    if (n > 0) return buffer.take(n < this.max ? n : this.max)
+    if (n > 0) return buffer.take(Math.min(n, this.max))
     return end === "open" ? NEED_MORE : new EndOfStream(EMPTY)
   }
 
@@ -109,6 +109,9 @@ export class AnyNeed implements Need<Uint8Array> {
     return EMPTY
   }
 }
+
+/** `UntilState.matchAt` when no match is located (any negative value means none). */
+const NO_MATCH = -1
 
 /**
  * The state of one `receiveUntil` reader. Bytes that may start the pattern are never taken out
@@ -118,17 +121,21 @@ export class AnyNeed implements Need<Uint8Array> {
 export class UntilState {
   readonly matcher: Matcher
   readonly inclusive: boolean
-  /** `buffer.consumed` when the cache below was last valid. */
-  private consumedAt = -1
+  /** `buffer.consumed` when the cache below was last valid (set by `bind` before any use). */
+  private consumedAt = 0
   /** Bytes of the buffer already fed to the matcher, and its state after them. */
   private scanned = 0
   private state = 0
-  /** Start of the located match in the buffer, or -1. */
-  private matchAt = -1
-  /** A sized reader returned the chunk that reached the pattern: the next read of either form is the end marker. */
-  pendingEnd = false
-  /** Inclusive sized mode: the stream offset where a match, already partly returned, ends. */
-  private committedEnd = -1
+  /** Start of the located match in the buffer; negative: none. */
+  private matchAt = NO_MATCH
+  /**
+   * An occurrence was returned, wholly or in part: the stream offset (on `buffer.consumed`'s
+   * scale) where it ends. Reads return what is left of it, then the end marker (as in OpenResty,
+   * the call after the one that reached the pattern).
+   */
+  private owedEnd: number | undefined = undefined
+  // What is left of an owed occurrence is taken from the buffer directly, as another reader would:
+  // the scan then starts over after it (a foreign read may have moved the buffer's head meanwhile).
 
   /** The buffer (one per connection) the state above belongs to: a reader outlives a reconnect. */
   private buffer: ByteBuffer | undefined = undefined
@@ -139,40 +146,32 @@ export class UntilState {
   }
 
   /**
-   * A new connection: the scan starts over, and an occurrence committed on the previous one is
-   * finished with it (its end marker is still owed, as after a chunk that reached the pattern).
+   * A new connection: the scan starts over, and an occurrence owed on the previous one is
+   * finished with it (its end marker is still owed).
    */
   private bind(buffer: ByteBuffer): void {
     if (buffer === this.buffer) return
     this.buffer = buffer
     this.resetScan(buffer)
-    if (this.committedEnd >= 0) {
-      this.committedEnd = -1
-      this.pendingEnd = true
-    }
+    if (this.owedEnd !== undefined) this.owedEnd = buffer.consumed
   }
 
-  /** Scans new bytes; returns the match start (relative to the buffer) or -1. */
+  /** Scans new bytes; returns the match start (relative to the buffer) or a negative number. */
   private locate(buffer: ByteBuffer): number {
     if (buffer.consumed !== this.consumedAt) {
       // Someone else read: start over from the buffer's head (the pattern may have been broken).
-      this.consumedAt = buffer.consumed
-      this.scanned = 0
-      this.state = 0
-      this.matchAt = -1
+      this.resetScan(buffer)
     }
     if (this.matchAt >= 0) return this.matchAt
-    const length = buffer.length
-    if (this.scanned < length) {
-      const r = buffer.feed(this.matcher, this.scanned, this.state)
-      if (r >= 0) {
-        this.matchAt = r - this.matcher.length
-        this.scanned = r
-        this.state = 0
-      } else {
-        this.scanned = length
-        this.state = -r - 1
-      }
+    // with nothing new to scan, `feed` returns the state it was given
+    const r = buffer.feed(this.matcher, this.scanned, this.state)
+    if (r >= 0) {
+      this.matchAt = r - this.matcher.length
+      this.scanned = r
+      this.state = 0
+    } else {
+      this.scanned = buffer.length
+      this.state = -r - 1
     }
     return this.matchAt
   }
@@ -182,17 +181,9 @@ export class UntilState {
     const out = buffer.take(n)
     this.consumedAt = buffer.consumed
     this.scanned -= n
-    if (this.matchAt >= 0) this.matchAt -= n
+    this.matchAt -= n // a match taken (or none) stays negative
     // A sized read after EOF may take part of the held-back prefix: the matcher state is then stale.
     if (this.state > this.scanned) this.resetScan(buffer)
-    return out
-  }
-
-  private matched(buffer: ByteBuffer, matchAt: number): Uint8Array {
-    const m = this.matcher.length
-    const out = this.inclusive ? this.take(buffer, matchAt + m) : this.take(buffer, matchAt)
-    if (!this.inclusive) this.take(buffer, m)
-    this.resetScan(buffer)
     return out
   }
 
@@ -200,7 +191,7 @@ export class UntilState {
     this.consumedAt = buffer.consumed
     this.scanned = 0
     this.state = 0
-    this.matchAt = -1
+    this.matchAt = NO_MATCH
   }
 
   /** Bytes that cannot be part of a match starting later (everything but the held-back prefix). */
@@ -211,19 +202,12 @@ export class UntilState {
   /** Unsized read (`it()`): everything before the next occurrence. */
   readAll(buffer: ByteBuffer, end: StreamEnd, maxReceiveSize: number | undefined): StepResult<Uint8Array> {
     this.bind(buffer)
-    if (this.pendingEnd) {
-      // A sized chunk reached the pattern: as in OpenResty, the next call of any form is the end
-      // marker. `read` has no end-marker value: it returns the (empty) rest of that occurrence.
-      this.pendingEnd = false
-      this.resetScan(buffer)
-      return EMPTY
-    }
-    if (this.committedEnd >= 0) {
-      const rest = this.committedEnd - buffer.consumed
-      this.committedEnd = -1
-      const out = rest > 0 ? this.take(buffer, rest) : EMPTY
-      this.resetScan(buffer)
-      return out
+    if (this.owedEnd !== undefined) {
+      // A sized read returned part or all of an occurrence: this call returns the rest of it
+      // (`read` has no end-marker value: when nothing is left, it returns an empty array).
+      const rest = this.owedEnd - buffer.consumed
+      this.owedEnd = undefined
+      return buffer.take(Math.max(rest, 0))
     }
     const matchAt = this.locate(buffer)
     // The limit counts the bytes before the pattern, found or not, so it does not depend on chunking.
@@ -231,12 +215,16 @@ export class UntilState {
     if (maxReceiveSize !== undefined && before > maxReceiveSize) {
       return new ReceiveLimitExceeded({ limit: "maxReceiveSize", max: maxReceiveSize })
     }
-    if (matchAt >= 0) return this.matched(buffer, matchAt)
+    if (matchAt >= 0) {
+      const m = this.matcher.length
+      if (this.inclusive) return this.take(buffer, matchAt + m)
+      const out = this.take(buffer, matchAt)
+      this.take(buffer, m)
+      return out
+    }
     if (end === "open") return NEED_MORE
     // The stream ended mid-search: every byte, held-back prefix included, goes to `partial`.
-    const partial = this.take(buffer, buffer.length)
-    this.resetScan(buffer)
-    return new EndOfStream(partial)
+    return new EndOfStream(this.take(buffer, buffer.length))
   }
 
   /**
@@ -245,52 +233,38 @@ export class UntilState {
    */
   readChunk(buffer: ByteBuffer, size: number, end: StreamEnd): StepResult<Uint8Array | null> {
     this.bind(buffer)
-    if (this.pendingEnd) {
-      this.pendingEnd = false
-      this.resetScan(buffer)
+    if (this.owedEnd !== undefined) {
+      const rest = this.owedEnd - buffer.consumed
+      if (rest > 0) return buffer.take(Math.min(rest, size))
+      this.owedEnd = undefined
       return null
-    }
-    if (this.committedEnd >= 0) {
-      const rest = this.committedEnd - buffer.consumed
-      if (rest <= 0) {
-        this.committedEnd = -1
-        this.resetScan(buffer)
-        return null
-      }
-      const n = rest < size ? rest : size
-      const out = this.take(buffer, n)
-      if (n === rest) {
-        this.committedEnd = -1
-        this.pendingEnd = true
-        this.resetScan(buffer)
-      }
-      return out
     }
     const matchAt = this.locate(buffer)
     if (matchAt >= 0) {
       if (matchAt >= size) return this.take(buffer, size)
-      const matchEnd = matchAt + this.matcher.length
-      if (!this.inclusive || matchEnd <= size) {
-        this.pendingEnd = true
-        return this.matched(buffer, matchAt)
+      const m = this.matcher.length
+      if (this.inclusive) {
+        // at most `size` bytes, the pattern's first ones included: the rest of it comes next
+        this.owedEnd = buffer.consumed + matchAt + m
+        return this.take(buffer, Math.min(matchAt + m, size))
       }
-      // Inclusive and the pattern straddles `size`: commit to this occurrence, return `size` now.
-      this.committedEnd = buffer.consumed + matchEnd
-      return this.take(buffer, size)
+      const out = this.take(buffer, matchAt)
+      this.take(buffer, m)
+      this.owedEnd = buffer.consumed
+      return out
     }
     const definite = end === "open" ? this.definite(buffer) : buffer.length
     if (definite >= size) return this.take(buffer, size)
     if (end === "open") return NEED_MORE
-    const partial = this.take(buffer, buffer.length)
-    this.resetScan(buffer)
-    return new EndOfStream(partial)
+    return new EndOfStream(this.take(buffer, buffer.length))
   }
 
-  /** On a read timeout: consume and return the bytes that cannot belong to the pattern. */
+  /**
+   * On a read timeout: consume and return the bytes that cannot belong to the pattern. The engine
+   * calls it only right after a step asked for more bytes, with nothing read or received since:
+   * the scan state covers the whole buffer, no match is located and no occurrence is owed.
+   */
   partial(buffer: ByteBuffer): Uint8Array {
-    this.bind(buffer)
-    if (this.committedEnd >= 0) return EMPTY
-    if (this.locate(buffer) >= 0) return EMPTY
     return this.take(buffer, this.definite(buffer))
   }
 }

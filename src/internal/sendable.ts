@@ -15,19 +15,19 @@ const encoder = new TextEncoder()
 
 /** Formats a number like Lua 5.1 / LuaJIT's `tostring` as used by OpenResty's `send`. */
 export const formatNumber = (n: number): string => {
-  // LuaJIT formats every number with %.14g, so -0 is "-0" (String(-0) would give "0").
-  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) return Object.is(n, -0) ? "-0" : String(n)
+  // %.14g prints an integer of at most 14 digits as its digits, as String does (the int32 values
+  // Lua's %d gets among them); -0 is "-0" (String(-0) would give "0").
+  if (Number.isInteger(n) && Math.abs(n) < 1e14) return Object.is(n, -0) ? "-0" : String(n)
   if (Number.isNaN(n)) return "nan"
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf"
+  if (!Number.isFinite(n)) return n === Infinity ? "inf" : "-inf"
   // %.14g: 14 significant digits, exponent form when the exponent is < -4 or >= 14.
   const exponential = n.toExponential(13)
   const e = exponential.indexOf("e")
   const exponent = Number(exponential.slice(e + 1))
   if (exponent < -4 || exponent >= 14) {
     const mantissa = stripZeros(exponential.slice(0, e))
-    const sign = exponent < 0 ? "-" : "+"
-    const digits = String(Math.abs(exponent)).padStart(2, "0")
-    return `${mantissa}e${sign}${digits}`
+    // toExponential always writes the exponent's sign ("e+15", "e-5"); %g pads it to two digits
+    return `${mantissa}e${exponential[e + 1]}${exponential.slice(e + 2).padStart(2, "0")}`
   }
   return stripZeros(n.toFixed(13 - exponent))
 }
@@ -82,7 +82,7 @@ const maxDepth = 100
 const flatten = (items: ReadonlyArray<unknown>, out: Array<Uint8Array>, depth: number): InvalidArgument | undefined => {
   if (depth > maxDepth) return invalid("data", "array nested too deeply")
   for (let i = 0; i < items.length; i++) {
-    if (!(i in items)) return invalid("data", "bad data type nil found")
+    // a hole reads as undefined: "nil found" below
     const item = items[i]
     if (isBytes(item)) out.push(item)
     else if (typeof item === "string") out.push(encoder.encode(item))
@@ -91,7 +91,7 @@ const flatten = (items: ReadonlyArray<unknown>, out: Array<Uint8Array>, depth: n
       const problem = flatten(item, out, depth + 1)
       if (problem !== undefined) return problem
     } else if (item === null || item === undefined) return invalid("data", "bad data type nil found")
-    else if (typeof item === "boolean") return invalid("data", "bad data type boolean found")
+    // booleans too: OpenResty sends them only at the top level ("bad data type boolean found")
     else return invalid("data", `bad data type ${typeName(item)} found`)
   }
   return undefined

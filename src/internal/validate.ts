@@ -101,9 +101,11 @@ const decodeDuration = (input: unknown): Duration.Duration | undefined => {
 }
 
 const decodeDurationUnguarded = (input: unknown): Duration.Duration | undefined => {
-  if (typeof input === "number" && Number.isNaN(input)) return undefined
-  // "-0 seconds" is meant as a negative time, not as zero ("the default")
-  if (typeof input === "string" && input.trimStart().startsWith("-")) return undefined
+  // Number.isNaN is true only for the number NaN (it does not coerce)
+  if (Number.isNaN(input)) return undefined
+  // "-0 seconds" is meant as a negative time, not as zero ("the default"); Effect's decoder
+  // refuses a leading blank, so no trimming is needed
+  if (typeof input === "string" && input.startsWith("-")) return undefined
   if (typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)) {
     const keys = Object.keys(input)
     if (keys.length === 0) return undefined
@@ -277,7 +279,8 @@ const isIPv4 = (s: string): boolean => {
 }
 
 const isIPv6 = (s: string): boolean => {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false
+  // (an address without a colon fails the URL parser's IPv6 check below)
+  if (!/^[0-9a-fA-F:.]+$/.test(s)) return false
   try {
     new URL(`http://[${s}]/`)
     return true
