@@ -28,8 +28,8 @@ export class List<T extends Node<T>> {
     this.length++
   }
 
+  /** Removes `node`, which must be in this list (callers check `node.list` when unsure). */
   remove(node: T): void {
-    if (node.list !== this) return
     if (node.prev === undefined) this.head = node.next
     else node.prev.next = node.next
     if (node.next === undefined) this.tail = node.prev

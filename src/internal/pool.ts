@@ -95,7 +95,8 @@ class KeyPool {
   }
 
   get isEmpty(): boolean {
-    return this.active === 0 && this.idle.length === 0 && this.waiters.length === 0
+    // A key has waiters only while every slot (at least one) is in use: `active` covers them.
+    return this.active === 0 && this.idle.length === 0
   }
 }
 
@@ -271,7 +272,6 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     const keyPool = waiter.keyPool
     keyPool.waiters.remove(waiter)
     this.heap.remove(waiter)
-    this.cleanup(keyPool)
   }
 
   /** The waiter was interrupted after a grant it never received: the slot or connection goes back. */
@@ -369,11 +369,9 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
       const entry = keyPool.idle.popBack()
       if (entry === undefined) return undefined
       this.heap.remove(entry)
-      if (entry.deadline !== Infinity) {
-        if (entry.deadline <= now) {
-          this.close(entry, "idleTimeout")
-          continue
-        }
+      if (entry.deadline <= now) {
+        this.close(entry, "idleTimeout")
+        continue
       }
       if (isStale(entry.transport)) {
         this.close(entry, "peerActivity")
@@ -386,7 +384,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
 
   private cleanup(keyPool: KeyPool): void {
     if (!keyPool.isEmpty) return
-    if (!keyPool.declared && this.keys.get(keyPool.key) === keyPool) {
+    if (!keyPool.declared) {
       this.keys.delete(keyPool.key)
       this.series.remove(keyPool)
     } else if (this.closed) {
@@ -451,7 +449,6 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
         this.heap.remove(waiter)
         keyPool.waitTimeouts++
         keyPool.metrics.timeouts.updateUnsafe(1, this.context)
-        this.cleanup(keyPool)
         waiter.resume!(Effect.fail(new SocketTimeout({ operation: "pool" })))
       }
     }
