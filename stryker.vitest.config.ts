@@ -16,6 +16,8 @@ export default defineConfig({
       "test/pool.memory.test.ts",
       "test/pool.model.test.ts",
       "test/batchNeed.test.ts",
+      "test/deadlineHeap.test.ts",
+      "test/target.test.ts",
       "test/pool.deadline.test.ts",
       "test/pool.lease.test.ts",
       "test/mutation.*.test.ts"

@@ -27,6 +27,12 @@ describe("BatchNeed", () => {
     expect(rest(capped)).toBe("3\n")
   })
 
+  it("takes as many units as are complete (more than two), in order", () => {
+    const b = buffer("1\n2\n3\n4")
+    expect(texts(new BatchNeed(new LineNeed(undefined), Infinity).step(b, "open"))).toEqual(["1", "2", "3"])
+    expect(rest(b)).toBe("4")
+  })
+
   it("records: whole units only", () => {
     const b = buffer("abcde")
     expect(texts(new BatchNeed(new ExactNeed(2), Infinity).step(b, "open"))).toEqual(["ab", "cd"])
@@ -64,6 +70,11 @@ describe("BatchNeed", () => {
     const need = new BatchNeed(new ExactNeed(2), Infinity, (u) => text(u) === "cd")
     expect(texts(need.step(b, "open"))).toEqual(["ab", "cd"])
     expect(rest(b)).toBe("ef")
+    const first = buffer("abcdef")
+    expect(texts(new BatchNeed(new ExactNeed(2), Infinity, (u) => text(u) === "ab").step(first, "open"))).toEqual([
+      "ab"
+    ])
+    expect(rest(first)).toBe("cdef")
   })
 
   it("partial is the unit's", () => {
