@@ -224,11 +224,10 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     return keyPool
   }
 
-  /** An idle connection of `key` now, or `undefined` (nothing taken). */
+  /** An idle connection of `key` now, or `undefined` (nothing taken; a closed pool has no idle connection). */
   readonly reuseNow = (key: string): LeaseImpl | undefined => {
-    if (this.closed) return undefined
     const keyPool = this.keys.get(key)
-    return keyPool === undefined || keyPool.idle.length === 0 ? undefined : this.reuse(keyPool, this.now())
+    return keyPool === undefined ? undefined : this.reuse(keyPool, this.now())
   }
 
   /** Hands out the most recent idle connection of `keyPool` still fit for use, if any. */
@@ -421,7 +420,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
 
   /** Arms the pool's timer for `deadline` (a removed deadline just makes it fire early, harmlessly). */
   private arm(deadline: number): void {
-    if (this.timer !== undefined) this.schedule.cancel(this.timer)
+    this.schedule.cancel(this.timer)
     this.timerAt = deadline
     this.timer = this.schedule.start(Math.max(0, deadline - this.now()), this)
   }
@@ -430,7 +429,6 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   onTimer(): void {
     this.timer = undefined
     this.timerAt = Infinity
-    if (this.closed) return
     this.expire(this.now())
     const next = this.heap.peek()
     if (next !== undefined) this.arm(next.deadline)
@@ -460,7 +458,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   readonly shutdown: Effect.Effect<void> = Effect.sync(() => {
     if (this.closed) return
     this.closed = true
-    if (this.timer !== undefined) this.schedule.cancel(this.timer)
+    this.schedule.cancel(this.timer)
     this.timer = undefined
     for (const keyPool of Array.from(this.keys.values())) {
       for (let entry = keyPool.idle.popFront(); entry !== undefined; entry = keyPool.idle.popFront()) {

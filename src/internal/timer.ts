@@ -22,7 +22,7 @@ export interface TimerTarget {
 
 /**
  * Timers on one clock: `start` calls `target.onTimer()` once after `millis` (finite) unless
- * `cancel` gets its handle first. A handle, not a cancel closure, and the target as the timer's
+ * `cancel` gets its handle first (`cancel(undefined)` does nothing). A handle, not a cancel closure, and the target as the timer's
  * argument: a timer per wait allocates no closure. `now` is the clock's time in milliseconds, as
  * the timers count it.
  */
@@ -53,7 +53,7 @@ const fiberSchedule = (clock: Clock.Clock): Schedule => ({
   start: (millis, target) =>
     Effect.runFork(Effect.andThen(clock.sleep(Duration.millis(millis)), Effect.sync(() => target.onTimer()))),
   cancel: (handle) => {
-    Effect.runFork(Fiber.interrupt(handle as Fiber.Fiber<void>))
+    if (handle !== undefined) Effect.runFork(Fiber.interrupt(handle as Fiber.Fiber<void>))
   },
   now: () => clock.currentTimeMillisUnsafe()
 })
