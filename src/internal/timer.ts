@@ -22,9 +22,9 @@ export interface TimerTarget {
 
 /**
  * Timers on one clock: `start` calls `target.onTimer()` once after `millis` (finite) unless
- * `cancel` gets its handle first (`cancel(undefined)` does nothing). A handle, not a cancel closure, and the target as the timer's
- * argument: a timer per wait allocates no closure. `now` is the clock's time in milliseconds, as
- * the timers count it.
+ * `cancel` gets its handle first (`cancel(undefined)` does nothing). A handle, not a cancel
+ * closure, and the target as the timer's argument: a timer per wait allocates no closure. `now`
+ * is the clock's time in milliseconds, as the timers count it.
  */
 export interface Schedule {
   readonly start: (millis: number, target: TimerTarget) => unknown
