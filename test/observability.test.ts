@@ -15,13 +15,14 @@ import * as Tracer from "effect/Tracer"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Redis from "../examples/redis/RedisClient.js"
-import { ConnectionPool, CosocketConfig, TcpSocket, type Transport } from "../src/index.js"
+import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import * as credential from "../src/internal/credential.js"
 import * as internalPool from "../src/internal/pool.js"
 import type { TcpSocketImpl } from "../src/internal/tcp/socket.js"
 import * as tlsInternal from "../src/internal/tlsOptions.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { run, server } from "./support/loopback.js"
+import { stubTransport } from "./support/stubTransport.js"
 import { ca, clientCert, serverCert, tlsServer } from "./support/tls.js"
 
 /** A tracer that keeps every span it makes. */
@@ -337,21 +338,7 @@ describe("pool metrics", () => {
       const name = "metrics-monotonic"
       const pn = { "pool.name": name }
       const pool = yield* ConnectionPool.make()
-      const transport: Transport.StreamTransport = {
-        read: () => undefined,
-        isEnded: () => false,
-        failure: () => undefined,
-        pendingBytes: () => 0,
-        setWaker: () => {},
-        write: () => true,
-        shutdown: () => {},
-        destroy: () => {},
-        isDestroyed: () => false,
-        setNoDelay: () => {},
-        setKeepAlive: () => {},
-        localAddress: () => undefined,
-        remoteAddress: () => undefined
-      }
+      const transport = stubTransport()
       const first = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
       expect(first.checkin({ transport, reusedTimes: 0 }, Duration.infinity)).toBe(true)
       const again = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease

@@ -9,7 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { ConnectionPool } from "../src/index.js"
-import type { StreamTransport } from "../src/Transport.js"
+import { stubTransport } from "./support/stubTransport.js"
 
 /** A clock whose time the test sets and whose sleeps never end: the pool's sweeper never runs. */
 const frozenSweeperClock = (now: { millis: number }): Clock.Clock => ({
@@ -25,23 +25,12 @@ const frozenSweeperClock = (now: { millis: number }): Clock.Clock => ({
 /** An idle, healthy connection that records being closed. */
 const connection = () => {
   const state = { destroyed: false }
-  const transport: StreamTransport = {
-    read: () => undefined,
-    isEnded: () => false,
-    failure: () => undefined,
-    pendingBytes: () => 0,
-    setWaker: () => {},
-    write: () => true,
-    shutdown: () => {},
+  const transport = stubTransport({
     destroy: () => {
       state.destroyed = true
     },
-    isDestroyed: () => state.destroyed,
-    setNoDelay: () => {},
-    setKeepAlive: () => {},
-    localAddress: () => undefined,
-    remoteAddress: () => undefined
-  }
+    isDestroyed: () => state.destroyed
+  })
   return { transport, state }
 }
 

@@ -16,8 +16,8 @@ import { TestClock } from "effect/testing"
 import * as FastCheck from "fast-check"
 import { ConnectionPool } from "../src/index.js"
 import * as internalPool from "../src/internal/pool.js"
-import type { StreamTransport } from "../src/Transport.js"
 import * as Harness from "./support/poolHarness.js"
+import { stubTransport } from "./support/stubTransport.js"
 
 /** A stand-in transport: records being closed and the waker the pool leaves on it. */
 const connection = () => {
@@ -27,26 +27,17 @@ const connection = () => {
     waker: undefined as (() => void) | undefined,
     wakerCalls: 0
   }
-  const transport: StreamTransport = {
-    read: () => undefined,
-    isEnded: () => false,
-    failure: () => undefined,
+  const transport = stubTransport({
     pendingBytes: () => state.pendingBytes,
     setWaker: (waker) => {
       state.wakerCalls++
       state.waker = waker
     },
-    write: () => true,
-    shutdown: () => {},
     destroy: () => {
       state.destroyed = true
     },
-    isDestroyed: () => state.destroyed,
-    setNoDelay: () => {},
-    setKeepAlive: () => {},
-    localAddress: () => undefined,
-    remoteAddress: () => undefined
-  }
+    isDestroyed: () => state.destroyed
+  })
   return { transport, state }
 }
 
