@@ -18,7 +18,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Api from "../ConnectionPool.js"
 import { CosocketConfig } from "../CosocketConfig.js"
@@ -26,7 +25,7 @@ import { type InvalidArgument, PoolBacklogFull, PoolClosed, SocketTimeout } from
 import type { StreamTransport } from "../Transport.js"
 import { DeadlineHeap, Timed } from "./deadlineHeap.js"
 import { List, type Node } from "./intrusiveList.js"
-import { type EvictReason, type KeyMetrics, keyMetrics, type Series, seriesFor } from "./poolMetrics.js"
+import { type EvictReason, type KeyMetrics, keyMetrics, type KeySeries, type Series, seriesFor } from "./poolMetrics.js"
 import * as timer from "./timer.js"
 import * as validate from "./validate.js"
 
@@ -84,6 +83,8 @@ class KeyPool {
   /** Its pool shut down: its capacity no longer counts in `db.client.connection.max`. */
   retired = false
   readonly metrics: KeyMetrics
+  /** Where its durations go (set when the pool registers the key). */
+  durations!: KeySeries
 
   constructor(
     readonly key: string,
@@ -122,7 +123,7 @@ class LeaseImpl implements Api.Lease {
   connected(): void {
     if (this.inUse || this.done) return
     const now = this.pool.now()
-    this.pool.record(this.keyPool.metrics.createTime, now - this.since)
+    this.keyPool.durations.createTime.observe((now - this.since) / 1000)
     this.since = now
     this.inUse = true
   }
@@ -145,7 +146,7 @@ class LeaseImpl implements Api.Lease {
   }
 
   private returned(now: number): void {
-    if (this.inUse) this.pool.record(this.keyPool.metrics.useTime, now - this.since)
+    if (this.inUse) this.keyPool.durations.useTime.observe((now - this.since) / 1000)
   }
 }
 
@@ -178,7 +179,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     for (const [key, size, backlog] of declared) {
       const keyPool = new KeyPool(key, size, backlog, true)
       this.keys.set(key, keyPool)
-      this.series.add(keyPool)
+      keyPool.durations = this.series.add(keyPool)
     }
   }
 
@@ -206,7 +207,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     if (keyPool === undefined) {
       keyPool = new KeyPool(key, limits.size ?? this.defaultSize, limits.backlog, false)
       this.keys.set(key, keyPool)
-      this.series.add(keyPool)
+      keyPool.durations = this.series.add(keyPool)
     }
     const now = this.now()
     const reused = this.reuse(keyPool, now)
@@ -290,7 +291,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     this.heap.remove(waiter)
     keyPool.active++
     waiter.lease = lease
-    this.record(keyPool.metrics.waitTime, this.now() - waiter.since)
+    keyPool.durations.waitTime.observe((this.now() - waiter.since) / 1000)
     // Effect 4 resumes a fiber synchronously, inside the caller. The waiter goes on after the
     // granting fiber's current step instead, as OpenResty posts the resumption: the releasing
     // code finishes first, a chain of hand-overs does not nest on the stack, and an interruption
@@ -395,11 +396,6 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   /** The pool's clock, in milliseconds. */
   now(): number {
     return this.schedule.now()
-  }
-
-  /** Records a duration in milliseconds into a histogram in seconds. */
-  record(histogram: Metric.Histogram<number>, millis: number): void {
-    histogram.updateUnsafe(millis / 1000, this.context)
   }
 
   private countCreate(keyPool: KeyPool): void {

@@ -7,8 +7,10 @@
  * counters read when metrics are snapshotted (`Metric.registerUnsafe`), not pushed on every
  * check-out: one registration per key and registry sums the counts of every pool of that registry,
  * so two pools (two layers) in one process add up instead of overwriting each other, and the
- * check-out path updates no series for them. Events (created, reused, evicted, backlog full,
- * timeouts) are counters and durations histograms, updated as they happen.
+ * check-out path updates no series for them. The monotonic counts (created, reused) and the
+ * durations (create, wait and use time) are kept in plain numbers per key and registry and read the
+ * same way: a check-out and check-in, the hot path of every pooled request, touch no metric. The
+ * rare events (evicted, backlog full, timeouts) are counters updated as they happen.
  *
  * @internal
  */
@@ -153,14 +155,48 @@ export interface Counted {
 const ignore = (): void => {}
 
 /**
+ * A duration histogram in plain numbers (seconds, `secondsBoundaries`), read at snapshot time as
+ * the `HistogramState` Effect's own histogram would report: cumulative bucket counts, count, sum,
+ * min and max.
+ */
+export class DurationHistogram {
+  /** Observations per bucket; the last one counts those above every boundary. */
+  private readonly counts = new Array<number>(secondsBoundaries.length + 1).fill(0)
+  private count = 0
+  private sum = 0
+  private min = Number.MAX_VALUE
+  private max = -Number.MAX_VALUE
+
+  observe(seconds: number): void {
+    let i = 0
+    while (i < secondsBoundaries.length && seconds > secondsBoundaries[i]) i++
+    this.counts[i]++
+    this.count++
+    this.sum += seconds
+    if (seconds < this.min) this.min = seconds
+    if (seconds > this.max) this.max = seconds
+  }
+
+  state(): Metric.HistogramState {
+    let cumulated = 0
+    const buckets = secondsBoundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]])
+    return { buckets, count: this.count, sum: this.sum, min: this.min, max: this.max }
+  }
+}
+
+/**
  * The count series of one key in one registry: the sums over the pools that have the key. The
  * monotonic counters (created, reused) also keep what pools that went away had counted, so they
  * never go down; reading them at snapshot time keeps the per-request path free of metric updates.
  */
-class KeySeries {
+export class KeySeries {
   readonly members = new Set<Counted>()
   private createdByGone = 0
   private reusedByGone = 0
+  /** The key's durations, shared by its pools in this registry: they outlive every pool. */
+  readonly createTime = new DurationHistogram()
+  readonly waitTime = new DurationHistogram()
+  readonly useTime = new DurationHistogram()
 
   constructor(m: KeyMetrics, context: Context.Context<never>) {
     this.register(m.idle, context, false, (c) => c.idle.length)
@@ -169,6 +205,14 @@ class KeySeries {
     this.register(m.pending, context, false, (c) => c.waiters.length)
     this.register(m.created, context, true, (c) => c.created, () => this.createdByGone)
     this.register(m.reused, context, true, (c) => c.reused, () => this.reusedByGone)
+    for (
+      const [metric, histogram] of [[m.createTime, this.createTime], [m.waitTime, this.waitTime], [
+        m.useTime,
+        this.useTime
+      ]] as const
+    ) {
+      Metric.registerUnsafe(metric, context, { get: () => histogram.state(), update: ignore, modify: ignore })
+    }
   }
 
   /** A pool leaves the key: its monotonic counts stay in the series. */
@@ -205,14 +249,15 @@ export class Series {
 
   constructor(private readonly context: Context.Context<never>) {}
 
-  /** A key's pool is made: its counts join the key's series (registered on first use). */
-  add(counted: Counted): void {
+  /** A key's pool is made: its counts join the key's series (registered on first use), which it records its durations into. */
+  add(counted: Counted): KeySeries {
     let series = this.keys.get(counted.key)
     if (series === undefined) {
       series = new KeySeries(counted.metrics, this.context)
       this.keys.set(counted.key, series)
     }
     series.members.add(counted)
+    return series
   }
 
   /** A key's pool is gone. The series stay registered (at zero), as updated series would. */

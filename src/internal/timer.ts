@@ -38,15 +38,100 @@ const MAX_TIMER_MILLIS = 2 ** 31 - 1
 /** Effect's live clock: the `Clock` reference's default, which the runtime creates once and keeps. */
 const isLiveClock = (clock: Clock.Clock): boolean => clock === Context.get(Context.empty(), Clock.Clock)
 
-const fire = (target: TimerTarget): void => target.onTimer()
+/**
+ * One host timer per duration in use. A read or send arms a timeout and, far more often than not,
+ * settles before it fires; a `setTimeout` and `clearTimeout` per wait (a `Timeout` object made,
+ * linked and unlinked) then costs more than the wait itself. Here the timers of one duration sit
+ * in one list in the order they started, which is their deadline order, and the list has one host
+ * timer, armed for its head: starting a timer is an append, cancelling one an unlink, and the host
+ * timer is only touched when its list empties or its head fires.
+ */
+class HostTimer {
+  prev: HostTimer | undefined = undefined
+  next: HostTimer | undefined = undefined
+  /** The list it is in; `undefined` once it fired or was cancelled. */
+  list: TimerList | undefined
+
+  constructor(readonly target: TimerTarget, readonly deadline: number, list: TimerList) {
+    this.list = list
+  }
+}
+
+class TimerList {
+  head: HostTimer | undefined = undefined
+  tail: HostTimer | undefined = undefined
+  host: ReturnType<typeof setTimeout> | undefined = undefined
+
+  constructor(readonly millis: number) {}
+}
+
+const timerLists = new Map<number, TimerList>()
+
+/** Monotonic, as host timers are: a wall-clock step must not stretch or cut a timeout. */
+const hostNow = (): number => performance.now()
+
+const startHostTimer = (millis: number, target: TimerTarget): HostTimer | undefined => {
+  if (millis > MAX_TIMER_MILLIS) return undefined
+  let list = timerLists.get(millis)
+  if (list === undefined) {
+    list = new TimerList(millis)
+    timerLists.set(millis, list)
+  }
+  const t = new HostTimer(target, hostNow() + millis, list)
+  const tail = list.tail
+  if (tail === undefined) list.head = t
+  else tail.next = t
+  t.prev = tail
+  list.tail = t
+  if (list.host === undefined) list.host = setTimeout(fireList, millis, list)
+  return t
+}
+
+const unlink = (t: HostTimer, list: TimerList): void => {
+  const { next, prev } = t
+  if (prev === undefined) list.head = next
+  else prev.next = next
+  if (next === undefined) list.tail = prev
+  else next.prev = prev
+  t.prev = t.next = t.list = undefined
+}
+
+const cancelHostTimer = (handle: unknown): void => {
+  const t = handle as HostTimer | undefined
+  const list = t?.list
+  if (list === undefined) return
+  unlink(t!, list)
+  if (list.head === undefined) retire(list)
+}
+
+/** An empty list lets its host timer go: nothing keeps the process alive for a timer nobody waits on. */
+const retire = (list: TimerList): void => {
+  if (list.host !== undefined) clearTimeout(list.host)
+  list.host = undefined
+  if (timerLists.get(list.millis) === list) timerLists.delete(list.millis)
+}
+
+/**
+ * The list's host timer fired: every timer whose deadline passed fires, in order; the host timer
+ * is armed again for the new head. A host timer may fire a little before the deadline measured
+ * here (Node counts from the event loop's cached time), in which case it is armed for the rest.
+ */
+const fireList = (list: TimerList): void => {
+  list.host = undefined
+  const now = hostNow()
+  for (let t = list.head; t !== undefined && t.deadline <= now; t = list.head) {
+    unlink(t, list)
+    t.target.onTimer()
+  }
+  const head = list.head
+  if (head === undefined) retire(list)
+  else if (list.host === undefined) list.host = setTimeout(fireList, Math.max(1, head.deadline - now), list)
+}
 
 const hostSchedule: Schedule = {
-  start: (millis, target) => millis > MAX_TIMER_MILLIS ? undefined : setTimeout(fire, millis, target),
-  cancel: (handle) => {
-    if (handle !== undefined) clearTimeout(handle as ReturnType<typeof setTimeout>)
-  },
-  // Monotonic, as host timers are: a wall-clock step must not stretch or cut a timeout.
-  now: () => performance.now()
+  start: startHostTimer,
+  cancel: cancelHostTimer,
+  now: hostNow
 }
 
 const fiberSchedule = (clock: Clock.Clock): Schedule => ({
@@ -78,8 +163,8 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   private timer: unknown = undefined
   /** The timeout in milliseconds; -1: none. */
   private readonly millis: number
-  /** When progress was last made (or the wait began), on the schedule's clock. */
-  private lastProgress = 0
+  /** When progress was last made, on the schedule's clock; -1: none since the wait began. */
+  private lastProgress = -1
   private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
 
   constructor(readonly schedule: Schedule, timeout: Duration.Duration) {
@@ -97,10 +182,8 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
     // allocate an AbortController for every wait.
     return Effect.callback<A, E>((resume) => {
       this.resume = resume
-      if (this.millis >= 0) {
-        this.lastProgress = this.schedule.now()
-        this.timer = this.schedule.start(this.millis, this)
-      }
+      // The timer counts from now; the clock is read only when progress is made.
+      if (this.millis >= 0) this.timer = this.schedule.start(this.millis, this)
       this.start()
       return Effect.sync(() => {
         if (this.settled) return
@@ -133,7 +216,7 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   onTimer(): void {
     this.timer = undefined
     if (this.settled) return
-    const left = this.lastProgress + this.millis - this.schedule.now()
+    const left = this.lastProgress < 0 ? 0 : this.lastProgress + this.millis - this.schedule.now()
     if (left > 0) {
       this.timer = this.schedule.start(left, this)
       return

@@ -17,6 +17,7 @@ import { acquireNow, reuseNow } from "../pool.js"
 import * as timer from "../timer.js"
 import * as tracing from "../tracing.js"
 import * as validate from "../validate.js"
+import type * as args from "./arguments.js"
 import type { Busy } from "./busy.js"
 import { Connection } from "./connection.js"
 
@@ -29,6 +30,23 @@ export class ConnectPlan {
     readonly localAddress: string | undefined,
     readonly upgrade: TlsUpgradeOptions | undefined
   ) {}
+
+  /** The host of an inet target: the default TLS server name. */
+  get host(): string | undefined {
+    return this.target._tag === "Inet" ? this.target.host : undefined
+  }
+}
+
+/**
+ * The plan of a validated connect request from a socket bound to `localAddress`: the pool key
+ * names the bind address and the TLS identity, so connections that differ in either never mix.
+ * Pure: a request made once (`withConnection`) is planned once.
+ */
+export const planOf = (request: args.ConnectRequest, localAddress: string | undefined): ConnectPlan => {
+  const upgrade = request.tls?.upgrade
+  const key = request.key + (localAddress !== undefined ? ` bind=${localAddress}` : "") +
+    (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
+  return new ConnectPlan(request.target, key, request.limits, localAddress, upgrade)
 }
 
 /** What opening a connection needs from its socket. */

@@ -58,7 +58,10 @@ export const withSocket = <A, E, R>(
   if (typeof use !== "function") return Effect.fail(notAFunction(use))
   const socket = socketOf(services)
   // A socket without a connection owns nothing, so `use` may be interrupted before `onExit` runs.
-  return Effect.onExit(Effect.suspend(() => use(socket)), () => Effect.sync(() => socket.release()))
+  return Effect.onExitPrimitive(Effect.suspend(() => use(socket)), () => {
+    socket.release()
+    return undefined
+  })
 }
 
 const notAFunction = (use: unknown): InvalidArgument =>
@@ -69,11 +72,15 @@ const notAFunction = (use: unknown): InvalidArgument =>
  * many times parses nothing again).
  */
 export class PreparedConnection<A, E, R> {
+  /** The connect, planned for a fresh socket (bound to no local address). */
+  readonly plan: connect.ConnectPlan
   constructor(
-    readonly request: args.ConnectRequest,
+    request: args.ConnectRequest,
     readonly options: args.ConnectionOptions,
     readonly use: (socket: TcpSocketImpl) => Effect.Effect<A, E, R>
-  ) {}
+  ) {
+    this.plan = connect.planOf(request, undefined)
+  }
 }
 
 /** Validates `withConnection`'s arguments: the target, `connect`'s options, `timeout`, `idleTimeout`. */
@@ -102,14 +109,16 @@ export const withConnection = <A, E, R>(
 ): Effect.Effect<A, E | Api.ConnectFailure, R> => {
   const socket = socketOf(services)
   socket.setAllTimeouts(prepared.options.timeout)
-  const plan = socket.plan(prepared.request)
-  if (!(plan instanceof connect.ConnectPlan)) return Effect.fail(plan)
+  const plan = prepared.plan
+  const refused = socket.begin(plan)
+  if (refused !== undefined) return Effect.fail(refused)
   const idleTimeout: Duration.Duration = prepared.options.idleTimeout ?? services.config.keepaliveTimeout
   const use = prepared.use
   // The exit frame is in place before anything is taken from the pool: whatever happens after
   // (an interruption included), the finalizer checks the connection in or closes it. Only the
   // slow open (a wait in the backlog, a fresh connect) needs an uninterruptible region of its own.
-  return Effect.onExit(
+  // The finalizer is synchronous and returns no effect, so it adds no step to the request.
+  return Effect.onExitPrimitive(
     Effect.suspend(() => {
       if (socket.tracing === undefined && connect.reuseIdle(socket, plan)) return use(socket)
       return Effect.flatMap(
@@ -120,7 +129,7 @@ export const withConnection = <A, E, R>(
     (exit) => {
       if (exit._tag === "Success" && !socket.isBusy) socket.checkin(idleTimeout, false)
       socket.release()
-      return Effect.void
+      return undefined
     }
   )
 }

@@ -47,8 +47,8 @@ const EMPTY = new Uint8Array(0)
  * public API, in one place.
  */
 export interface SocketInternals {
-  /** Plans a validated `connect` on this socket: busy checks, closing the previous connection, the full pool key. */
-  plan(request: args.ConnectRequest): connect.ConnectPlan | Api.ConnectFailure
+  /** Starts a planned `connect` on this socket: TLS support and busy checks, closing the previous connection. */
+  begin(plan: connect.ConnectPlan): Api.ConnectFailure | undefined
   /** Runs a plan (call it uninterruptibly); `undefined`: an idle pooled connection was attached at once. */
   open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined
   /** Takes an already connected transport (an accepted server-side socket) as the connection. */
@@ -116,8 +116,10 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   ): Effect.Effect<void, Api.ConnectFailure> {
     return Effect.suspend((): Effect.Effect<void, Api.ConnectFailure> => {
       const request = args.parseConnect(host, portOrOptions, maybeOptions)
-      const plan = request instanceof args.ConnectRequest ? this.plan(request) : request
-      if (!(plan instanceof connect.ConnectPlan)) return Effect.fail(plan)
+      if (!(request instanceof args.ConnectRequest)) return Effect.fail(request)
+      const plan = connect.planOf(request, this.localAddress)
+      const refused = this.begin(plan)
+      if (refused !== undefined) return Effect.fail(refused)
       // An idle pooled connection is attached synchronously: nothing is left to clean up.
       if (this.tracing === undefined && connect.reuseIdle(this, plan)) return Effect.void
       // Uninterruptible between the pool's grant and the lease's cleanup: only the pool wait and
@@ -126,21 +128,20 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     })
   }
 
-  plan(request: args.ConnectRequest): connect.ConnectPlan | Api.ConnectFailure {
-    const upgrade = request.tls?.upgrade
-    if (upgrade !== undefined && this.connector.upgradeTls === undefined) return connect.noTlsSupport()
+  /**
+   * Starts connecting to `plan`, or the failure when it may not: the previous connection, if
+   * any, is closed (not pooled).
+   */
+  begin(plan: connect.ConnectPlan): Api.ConnectFailure | undefined {
+    if (plan.upgrade !== undefined && this.connector.upgradeTls === undefined) return connect.noTlsSupport()
     const busy = this.busy.conflict("connect")
     if (busy !== undefined) return busy
     if (this.finished) return new SocketClosed({ operation: "connect" })
-    // Connecting again closes the previous connection (not pooled).
     const previous = this.conn
     this.conn = undefined
     if (previous !== undefined) previous.destroy()
-    const local = this.localAddress
-    this.tlsHost = request.target._tag === "Inet" ? request.target.host : undefined
-    const key = request.key + (local !== undefined ? ` bind=${local}` : "") +
-      (upgrade !== undefined ? ` tls=${upgrade.identity}` : "")
-    return new connect.ConnectPlan(request.target, key, request.limits, local, upgrade)
+    this.tlsHost = plan.host
+    return undefined
   }
 
   open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined {
