@@ -128,6 +128,13 @@ const fireList = (list: TimerList): void => {
   else if (list.host === undefined) list.host = setTimeout(fireList, Math.max(1, head.deadline - now), list)
 }
 
+/** How many host timers the host schedule holds (for tests: an empty list must hold none). */
+export const armedHostTimers = (): number => {
+  let n = 0
+  for (const list of timerLists.values()) if (list.host !== undefined) n++
+  return n
+}
+
 const hostSchedule: Schedule = {
   start: startHostTimer,
   cancel: cancelHostTimer,
