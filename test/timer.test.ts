@@ -1,6 +1,7 @@
 /**
  * The host schedule (Effect's live clock): timers of one duration share one host timer, fire in
- * deadline order, never before their deadline, and an empty list leaves no host timer behind.
+ * deadline order, never before their deadline, and an empty list keeps no host timer that holds the
+ * process alive.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
@@ -37,7 +38,7 @@ describe("the host schedule", () => {
     expect(hostTimers()).toBe(before)
   })
 
-  it("a cancelled timer never fires; cancelling the last one clears the host timer at once", async () => {
+  it("a cancelled timer never fires; cancelling the last one lets the process exit at once (the host timer is unref'd)", async () => {
     const before = hostTimers()
     const { fired, target } = recorder()
     const a = live.start(15, target("a"))
@@ -77,6 +78,17 @@ describe("the host schedule", () => {
     expect(fired.map((f) => f.name)).toEqual(["short", "again", "long"])
     expect(fired[1].at - restartedAt).toBeGreaterThanOrEqual(10)
     expect(hostTimers()).toBe(before)
+  })
+
+  it("a timer started on a list whose host timer was armed for a cancelled one fires at its own deadline", async () => {
+    const { fired, target } = recorder()
+    live.cancel(live.start(25, target("cancelled")))
+    await sleep(10)
+    const startedAt = live.now()
+    live.start(25, target("late"))
+    await sleep(50)
+    expect(fired.map((f) => f.name)).toEqual(["late"])
+    expect(fired[0].at - startedAt).toBeGreaterThanOrEqual(25)
   })
 
   it("a timer beyond what host timers accept never fires and arms nothing", () => {

@@ -43,8 +43,11 @@ const isLiveClock = (clock: Clock.Clock): boolean => clock === Context.get(Conte
  * settles before it fires; a `setTimeout` and `clearTimeout` per wait (a `Timeout` object made,
  * linked and unlinked) then costs more than the wait itself. Here the timers of one duration sit
  * in one list in the order they started, which is their deadline order, and the list has one host
- * timer, armed for its head: starting a timer is an append, cancelling one an unlink, and the host
- * timer is only touched when its list empties or its head fires.
+ * timer, armed for its head or earlier: starting a timer is an append, cancelling one an unlink.
+ * An empty list keeps its host timer but unrefs it (nothing waits, so it must not keep the process
+ * alive), and refs it again for the next timer: a request that arms and cancels one timeout costs
+ * no host timer at all. When the host timer fires early (its head was cancelled), it is armed again
+ * for the new head.
  */
 class HostTimer {
   prev: HostTimer | undefined = undefined
@@ -84,6 +87,7 @@ const startHostTimer = (millis: number, target: TimerTarget): HostTimer | undefi
   t.prev = tail
   list.tail = t
   if (list.host === undefined) list.host = setTimeout(fireList, millis, list)
+  else if (tail === undefined) list.host.ref()
   return t
 }
 
@@ -101,14 +105,7 @@ const cancelHostTimer = (handle: unknown): void => {
   const list = t?.list
   if (list === undefined) return
   unlink(t!, list)
-  if (list.head === undefined) retire(list)
-}
-
-/** An empty list lets its host timer go: nothing keeps the process alive for a timer nobody waits on. */
-const retire = (list: TimerList): void => {
-  if (list.host !== undefined) clearTimeout(list.host)
-  list.host = undefined
-  if (timerLists.get(list.millis) === list) timerLists.delete(list.millis)
+  if (list.head === undefined) list.host?.unref()
 }
 
 /**
@@ -124,14 +121,17 @@ const fireList = (list: TimerList): void => {
     t.target.onTimer()
   }
   const head = list.head
-  if (head === undefined) retire(list)
-  else if (list.host === undefined) list.host = setTimeout(fireList, Math.max(1, head.deadline - now), list)
+  if (head === undefined) {
+    if (list.host === undefined && timerLists.get(list.millis) === list) timerLists.delete(list.millis)
+  } else if (list.host === undefined) {
+    list.host = setTimeout(fireList, Math.max(1, head.deadline - now), list)
+  }
 }
 
-/** How many host timers the host schedule holds (for tests: an empty list must hold none). */
+/** How many host timers of the host schedule keep the process alive (for tests: an empty list's must not). */
 export const armedHostTimers = (): number => {
   let n = 0
-  for (const list of timerLists.values()) if (list.host !== undefined) n++
+  for (const list of timerLists.values()) if (list.host !== undefined && list.host.hasRef()) n++
   return n
 }
 
