@@ -60,7 +60,7 @@ describe("BatchNeed", () => {
     const limited = buffer("ab\nabcdef\n")
     const lines = new LineNeed(3)
     expect(texts(new BatchNeed(lines, Infinity).step(limited, "open"))).toEqual(["ab"])
-    lines.reset()
+    lines.begin()
     expect(new BatchNeed(lines, Infinity).step(limited, "open")).toBeInstanceOf(ReceiveLimitExceeded)
     expect(rest(limited)).toBe("abcdef\n")
   })

@@ -869,13 +869,13 @@ describe("NEED_MORE and LineNeed reuse", () => {
     expect(needs.NEED_MORE).toBe(Symbol.for("effect-cosocket/NeedMore"))
   })
 
-  it("a LineNeed reused after a limit error scans the next line from the start once reset", () => {
+  it("a LineNeed reused after a limit error scans the next line from the start once begun again", () => {
     const d = new Driver([bytes("abcdef")])
     const need = new needs.LineNeed(3)
     expect(d.run(need)).toEqual(limit("maxLineLength", 3)) // scanned all 6 bytes for an LF
     expect(d.exact(6)).toBe("abcdef")
     d.buffer.append(bytes("x\n"))
-    need.reset()
+    need.begin()
     expect(d.run(need)).toBe("x")
   })
 })

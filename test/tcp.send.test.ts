@@ -5,6 +5,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { CosocketError, TcpSocket } from "../src/index.js"
 import {
   httpPeer,
@@ -15,8 +18,10 @@ import {
   RESP_FOO_LINES,
   run,
   server,
-  stalledPeer
+  stalledPeer,
+  text
 } from "./support/loopback.js"
+import { ca, serverCert } from "./support/tls.js"
 
 const big = new Uint8Array(32 * 1024 * 1024)
 
@@ -228,4 +233,64 @@ describe("TcpSocket.send", () => {
       expect(yield* outcome(socket.send("x"))).toBe("ERR closed")
       expect(yield* outcome(socket.close)).toBe("ERR closed")
     })))
+
+  describe("sends the kernel cannot take at once complete in order, byte-exact", () => {
+    const SENDS = 16
+    const SIZE = 200_000 // below the piece size: one platform write each
+    const byteAt = (i: number) => (i * 31 + (i >> 9)) & 255
+
+    /**
+     * A peer that reads nothing for 150 ms (so the sends back up), then checks every byte and
+     * answers `ok` or where the first difference is.
+     */
+    const checkingPeer = (socket: Net.Socket) => {
+      socket.pause()
+      setTimeout(() => socket.resume(), 150)
+      let seen = 0
+      let bad = -1
+      socket.on("data", (chunk: Buffer) => {
+        for (let i = 0; i < chunk.length; i++, seen++) if (bad < 0 && chunk[i] !== byteAt(seen)) bad = seen
+        if (seen === SENDS * SIZE) socket.write(bad < 0 ? "ok\n" : `bad at ${bad}\n`)
+      })
+      socket.on("error", () => {})
+    }
+
+    const listen = (make: () => Net.Server): Effect.Effect<number, never, Scope.Scope> =>
+      Effect.acquireRelease(
+        Effect.callback<Net.Server>((resume) => {
+          const srv = make()
+          srv.listen(0, "127.0.0.1", () => resume(Effect.succeed(srv)))
+        }),
+        (srv) =>
+          Effect.callback<void>((resume) => {
+            srv.close(() => resume(Effect.void))
+          })
+      ).pipe(Effect.map((srv) => (srv.address() as Net.AddressInfo).port))
+
+    const sendAll = (socket: TcpSocket.TcpSocket) =>
+      Effect.gen(function*() {
+        const counts: Array<number> = []
+        for (let n = 0; n < SENDS; n++) {
+          const payload = new Uint8Array(SIZE)
+          for (let i = 0; i < SIZE; i++) payload[i] = byteAt(n * SIZE + i)
+          counts.push(yield* socket.send(payload))
+        }
+        expect(counts).toEqual(Array.from({ length: SENDS }, () => SIZE))
+        expect(text(yield* socket.receive())).toBe("ok")
+      })
+
+    it.live("over TCP", () =>
+      run(Effect.gen(function*() {
+        const port = yield* listen(() => Net.createServer(checkingPeer))
+        const socket = yield* TcpSocket.connect("127.0.0.1", port)
+        yield* sendAll(socket)
+      })))
+
+    it.live("over TLS", () =>
+      run(Effect.gen(function*() {
+        const port = yield* listen(() => Tls.createServer(serverCert, checkingPeer))
+        const socket = yield* TcpSocket.connect("127.0.0.1", port, { tls: { ca } })
+        yield* sendAll(socket)
+      })))
+  })
 })

@@ -21,6 +21,10 @@ export class BatchNeed<A> implements Need<Array<A>> {
     readonly isLast: (unit: A) => boolean = neverLast
   ) {}
 
+  begin(): void {
+    this.unit.begin()
+  }
+
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Array<A>> {
     const first = this.unit.step(buffer, end)
     if (first === NEED_MORE || first instanceof EndOfStream || first instanceof ReceiveLimitExceeded) {

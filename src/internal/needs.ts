@@ -24,6 +24,8 @@ export type StreamEnd = "open" | "eof" | "error"
 export type StepResult<A> = A | NEED_MORE | EndOfStream | ReceiveLimitExceeded
 
 export interface Need<A> {
+  /** A read with this need starts: forget what a previous read left behind (a scan position). */
+  begin(): void
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<A>
   /** On a read timeout: consume and return the bytes read so far. */
   partial(buffer: ByteBuffer): Uint8Array
@@ -37,8 +39,8 @@ export class LineNeed implements Need<Uint8Array> {
   private scanned = 0
   constructor(readonly maxLineLength: number | undefined) {}
 
-  /** Forgets the scan position (a need object may be reused for the next line). */
-  reset(): void {
+  /** Forgets the scan position: other reads may have consumed since, and the next line starts anew. */
+  begin(): void {
     this.scanned = 0
   }
 
@@ -68,6 +70,8 @@ export class LineNeed implements Need<Uint8Array> {
 export class ExactNeed implements Need<Uint8Array> {
   constructor(readonly size: number) {}
 
+  begin(): void {}
+
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     if (buffer.length >= this.size) return buffer.take(this.size)
     return end === "open" ? NEED_MORE : new EndOfStream(buffer.takeAll())
@@ -81,6 +85,8 @@ export class ExactNeed implements Need<Uint8Array> {
 /** `receive("*a")`: everything until EOF; EOF is success, an error is not. */
 export class AllNeed implements Need<Uint8Array> {
   constructor(readonly maxReceiveSize: number | undefined) {}
+
+  begin(): void {}
 
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     if (this.maxReceiveSize !== undefined && buffer.length > this.maxReceiveSize) {
@@ -98,6 +104,8 @@ export class AllNeed implements Need<Uint8Array> {
 /** `receiveAny(max)`: whatever is buffered, at most `max` bytes; waits only when nothing is. */
 export class AnyNeed implements Need<Uint8Array> {
   constructor(readonly max: number) {}
+
+  begin(): void {}
 
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     const n = buffer.length
@@ -271,6 +279,10 @@ export class UntilState {
 
 export class UntilNeed implements Need<Uint8Array> {
   constructor(readonly state: UntilState, readonly maxReceiveSize: number | undefined) {}
+
+  /** The reader's state carries over from read to read: nothing to forget. */
+  begin(): void {}
+
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array> {
     return this.state.readAll(buffer, end, this.maxReceiveSize)
   }
@@ -281,6 +293,10 @@ export class UntilNeed implements Need<Uint8Array> {
 
 export class UntilChunkNeed implements Need<Uint8Array | null> {
   constructor(readonly state: UntilState, readonly size: number) {}
+
+  /** The reader's state carries over from read to read: nothing to forget. */
+  begin(): void {}
+
   step(buffer: ByteBuffer, end: StreamEnd): StepResult<Uint8Array | null> {
     return this.state.readChunk(buffer, this.size, end)
   }

@@ -187,16 +187,22 @@ export abstract class InactivityWait<A, E> implements TimerTarget {
   run(): Effect.Effect<A, E> {
     // One parameter only: a register function that takes the abort signal too makes Effect
     // allocate an AbortController for every wait.
-    return Effect.callback<A, E>((resume) => {
-      this.resume = resume
-      // The timer counts from now; the clock is read only when progress is made.
-      if (this.millis >= 0) this.timer = this.schedule.start(this.millis, this)
-      this.start()
-      return Effect.sync(() => {
-        if (this.settled) return
-        this.halt()
-        this.onInterrupt()
-      })
+    return Effect.callback<A, E>((resume) => this.begin(resume))
+  }
+
+  /**
+   * Starts the wait inside a callback's registration (`Effect.callback`): `resume` gets the
+   * result; the returned effect is the callback's canceller (an interruption).
+   */
+  begin(resume: (effect: Effect.Effect<A, E>) => void): Effect.Effect<void> {
+    this.resume = resume
+    // The timer counts from now; the clock is read only when progress is made.
+    if (this.millis >= 0) this.timer = this.schedule.start(this.millis, this)
+    this.start()
+    return Effect.sync(() => {
+      if (this.settled) return
+      this.halt()
+      this.onInterrupt()
     })
   }
 

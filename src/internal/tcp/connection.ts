@@ -11,7 +11,7 @@
  */
 import type * as Pool from "../../ConnectionPool.js"
 import type { DirtyReason } from "../../CosocketError.js"
-import type { StreamTransport, TransportFailure } from "../../Transport.js"
+import type { StreamTransport, TransportFailure, WriteListener } from "../../Transport.js"
 import { ByteBuffer } from "../byteBuffer.js"
 import type * as needs from "../needs.js"
 
@@ -25,8 +25,15 @@ import type * as needs from "../needs.js"
  */
 export type ConnectionState = "open" | "readClosed" | "writeClosed" | "closed" | "handedOver"
 
-export class Connection {
+export class Connection implements WriteListener {
   readonly buffer = new ByteBuffer()
+  /**
+   * Whether the latest transport write completed, and how: the transport reports here, a waiting
+   * send reads it. A send is the only write in flight (a second send is busy while one waits; one
+   * taken synchronously leaves nothing behind), so every write resets it.
+   */
+  writeSettled = false
+  writeFailure: TransportFailure | undefined = undefined
   state: ConnectionState = "open"
   /** Whether the stream can still bring bytes (the transport's end, as far as reads have seen it). */
   end: needs.StreamEnd = "open"
@@ -68,8 +75,27 @@ export class Connection {
     this.writeWaker = waker
   }
 
-  /** Wakes the send waiting on this connection, if any (its write reported progress or completion). */
-  wakeWrite(): void {
+  /** Starts a transport write reporting here; `true`: the transport took every byte at once. */
+  startWrite(bytes: Uint8Array): boolean {
+    this.writeSettled = false
+    this.writeFailure = undefined
+    return this.transport.write(bytes, this)
+  }
+
+  /** The transport's report: the write made progress. */
+  progress(): void {
+    this.wakeWrite()
+  }
+
+  /** The transport's report: the write completed (`failure`: how it failed). */
+  done(failure: TransportFailure | undefined): void {
+    this.writeSettled = true
+    this.writeFailure = failure
+    this.wakeWrite()
+  }
+
+  /** Wakes the send waiting on this connection, if any. */
+  private wakeWrite(): void {
     const waker = this.writeWaker
     if (waker !== undefined) waker()
   }

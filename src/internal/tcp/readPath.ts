@@ -18,21 +18,26 @@ import type { Connection } from "./connection.js"
 export type ReadOperation = "receive" | "receiveAny" | "receiveUntil"
 
 /**
- * Runs `need` on `conn`: synchronously when the buffer suffices, else waiting on the transport
- * with `busy.reading` set until the wait settles. The caller checked that the read may run.
+ * Runs `need` on `conn` inside a callback's registration (`Effect.callback`): resumes at once when
+ * the buffer suffices, else waits on the transport with `busy.reading` set until the wait settles
+ * (the returned effect cancels the wait). The caller checked that the read may run.
  */
-export const read = <A>(
+export const start = <A>(
+  resume: (effect: Effect.Effect<A, Api.ReceiveError>) => void,
   conn: Connection,
   operation: ReadOperation,
   need: needs.Need<A>,
   busy: Busy,
   schedule: timer.Schedule,
   timeout: Duration.Duration
-): Effect.Effect<A, Api.ReceiveError> => {
+): Effect.Effect<void> | undefined => {
   const first = attempt(conn, need)
-  if (first !== needs.NEED_MORE) return outcome(conn, operation, first as Settled<A>)
+  if (first !== needs.NEED_MORE) {
+    resume(outcome(conn, operation, first as Settled<A>))
+    return undefined
+  }
   busy.reading = true
-  return new ReadWait(conn, operation, need, busy, schedule, timeout).run()
+  return new ReadWait(conn, operation, need, busy, schedule, timeout).begin(resume)
 }
 
 type Settled<A> = A | needs.EndOfStream | ReceiveLimitExceeded

@@ -178,28 +178,23 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
   // reads
 
   /** `receive()` / `receive("*l")`, built on first use: line protocols call it for every line. */
-  private lineNeed: needs.LineNeed | undefined = undefined
   private lineRead: Effect.Effect<Uint8Array, Api.ReceiveError> | undefined = undefined
-  private get receiveLine(): Effect.Effect<Uint8Array, Api.ReceiveError> {
-    return this.lineRead ??= Effect.suspend(() => {
-      const need = this.lineNeed ??= new needs.LineNeed(this.config.maxLineLength)
-      need.reset()
-      return this.read("receive", need)
-    })
-  }
 
   receive(pattern?: "*l" | "*a" | number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
-    if (pattern === undefined || pattern === "*l") return this.receiveLine
+    if (pattern === undefined || pattern === "*l") {
+      return this.lineRead ??= this.read("receive", new needs.LineNeed(this.config.maxLineLength))
+    }
     // Parsed once, when the effect is made: a read effect reused in a loop parses nothing again.
     const p = args.parsePattern(pattern)
     if (validate.isInvalid(p)) return Effect.fail(p)
-    if (p === "*l") return Effect.suspend(() => this.read("receive", new needs.LineNeed(this.config.maxLineLength)))
-    if (p === 0) return Effect.suspend(() => this.readable("receive") ?? Effect.succeed(EMPTY))
-    // Stateless needs: one serves every run of the effect.
-    const need: needs.Need<Uint8Array> = p === "*a"
-      ? new needs.AllNeed(this.config.maxReceiveSize)
-      : new needs.ExactNeed(p)
-    return Effect.suspend(() => this.read("receive", need))
+    if (p === "*l") return this.read("receive", new needs.LineNeed(this.config.maxLineLength))
+    if (p === 0) {
+      return Effect.suspend(() => {
+        const refused = this.readRefusal("receive")
+        return refused === undefined ? Effect.succeed(EMPTY) : Effect.fail(refused)
+      })
+    }
+    return this.read("receive", p === "*a" ? new needs.AllNeed(this.config.maxReceiveSize) : new needs.ExactNeed(p))
   }
 
   receiveMany(
@@ -211,19 +206,14 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     if (p === "*a" || p === 0) return Effect.fail(validate.invalid("pattern", "bad pattern argument for a batch"))
     const n = max === undefined ? Infinity : args.parseCount("max", max)
     if (validate.isInvalid(n)) return Effect.fail(n)
-    if (p !== "*l") {
-      const records = new BatchNeed(new needs.ExactNeed(p), n)
-      return Effect.suspend(() => this.read("receive", records))
-    }
-    // A line need keeps a scan position: a fresh one per run, since other reads may consume between runs.
-    return Effect.suspend(() => this.read("receive", new BatchNeed(new needs.LineNeed(this.config.maxLineLength), n)))
+    const unit = p === "*l" ? new needs.LineNeed(this.config.maxLineLength) : new needs.ExactNeed(p)
+    return this.read("receive", new BatchNeed<Uint8Array>(unit, n))
   }
 
   receiveAny(max: number): Effect.Effect<Uint8Array, Api.ReceiveError | InvalidArgument> {
     const n = args.parseCount("max", max)
     if (validate.isInvalid(n)) return Effect.fail(n)
-    const need = new needs.AnyNeed(n)
-    return Effect.suspend(() => this.read("receiveAny", need))
+    return this.read("receiveAny", new needs.AnyNeed(n))
   }
 
   receiveUntil(
@@ -238,40 +228,42 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     })
   }
 
-  /** The up-front check of every read: the failure, if it may not run. */
-  private readable(operation: readPath.ReadOperation): Effect.Effect<never, Api.ReceiveError> | undefined {
+  /** The up-front check of every read: why it may not run, if it may not. */
+  private readRefusal(operation: readPath.ReadOperation): Api.ReceiveError | undefined {
     const busy = this.busy.conflict(operation)
-    if (busy !== undefined) return Effect.fail(busy)
+    if (busy !== undefined) return busy
     const conn = this.conn
-    if (conn === undefined || !conn.canRead) return Effect.fail(new SocketClosed({ operation }))
+    if (conn === undefined || !conn.canRead) return new SocketClosed({ operation })
     return undefined
   }
 
-  /** Runs a need on the current connection, after the checks. */
+  /**
+   * A read of `need`, run anew (the need begun again) every time the effect runs. Untraced, it is
+   * one step of the run loop: a callback whose registration makes the checks and the read, and
+   * resumes at once when the buffer suffices.
+   */
   private read<A>(operation: readPath.ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
-    const failed = this.readable(operation)
-    if (failed !== undefined) return failed
-    if (!this.traceIo) return this.readNow(operation, need)
-    return tracing.span(
-      "cosocket.receive",
-      "client",
-      { ...this.ioAttributes(), "cosocket.operation": operation },
-      Effect.suspend(() => this.readNow(operation, need)),
-      (span, value) => {
-        if (value instanceof Uint8Array) span.attribute("cosocket.bytes", value.length)
-      }
-    )
-  }
-
-  private readNow<A>(operation: readPath.ReadOperation, need: needs.Need<A>): Effect.Effect<A, Api.ReceiveError> {
-    return readPath.read(
-      this.conn!,
-      operation,
-      need,
-      this.busy,
-      this.schedule,
-      this.readTimeoutSet ?? this.config.readTimeout
-    )
+    const untraced = Effect.callback<A, Api.ReceiveError>((resume) => {
+      const refused = this.readRefusal(operation)
+      if (refused !== undefined) return resume(Effect.fail(refused))
+      need.begin()
+      const timeout = this.readTimeoutSet ?? this.config.readTimeout
+      return readPath.start(resume, this.conn!, operation, need, this.busy, this.schedule, timeout)
+    })
+    if (!this.traceIo) return untraced
+    return Effect.suspend(() => {
+      const refused = this.readRefusal(operation)
+      if (refused !== undefined) return Effect.fail(refused)
+      return tracing.span(
+        "cosocket.receive",
+        "client",
+        { ...this.ioAttributes(), "cosocket.operation": operation },
+        untraced,
+        (span, value) => {
+          if (value instanceof Uint8Array) span.attribute("cosocket.bytes", value.length)
+        }
+      )
+    })
   }
 
   private ioAttributes(): Record<string, unknown> {

@@ -16,7 +16,7 @@ import * as needs from "../needs.js"
 import * as validate from "../validate.js"
 import * as args from "./arguments.js"
 
-/** A reader over `state`; `read` runs a need on the socket (with the socket's checks). */
+/** A reader over `state`; `read(need)` is an effect that runs `need` on the socket (with the socket's checks) each time it runs. */
 export const untilReader = (
   state: needs.UntilState,
   maxReceiveSize: number | undefined,
@@ -28,9 +28,10 @@ export const untilReader = (
    */
   const chunks = (batch: BatchNeed<Uint8Array | null>) => {
     let ended = false
+    const pull = read(batch)
     return Effect.suspend((): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Api.ReceiveError | Cause.Done> => {
       if (ended) return Cause.done()
-      return Effect.flatMap(read(batch), (units) => {
+      return Effect.flatMap(pull, (units) => {
         const last = units.length - 1
         if (units[last] !== null) return Effect.succeed(units as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>)
         ended = true
@@ -43,7 +44,7 @@ export const untilReader = (
 
   // The need holds no state of its own (the reader's state does): one serves every read.
   const need = new needs.UntilNeed(state, maxReceiveSize)
-  const whole = Effect.suspend(() => read(need))
+  const whole = read(need)
   type Chunk = Effect.Effect<Option.Option<Uint8Array>, Api.ReceiveError | InvalidArgument>
   const readChunk = (size: number): Chunk =>
     Effect.suspend((): Chunk => {

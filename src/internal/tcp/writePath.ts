@@ -9,7 +9,6 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { SocketClosed, SocketIoError, SocketTimeout } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
-import type { TransportFailure, WriteListener } from "../../Transport.js"
 import * as timer from "../timer.js"
 import type { Busy } from "./busy.js"
 import type { Connection } from "./connection.js"
@@ -25,35 +24,15 @@ export const write = (
   schedule: timer.Schedule,
   timeout: Duration.Duration
 ): Effect.Effect<number, Api.SendError> => {
-  const completion = new WriteCompletion(conn)
-  if (conn.transport.write(bytes, completion)) return Effect.succeed(bytes.length)
+  if (conn.startWrite(bytes)) return Effect.succeed(bytes.length)
   busy.writing = true
-  return new SendWait(conn, completion, bytes.length, busy, schedule, timeout).run()
-}
-
-/** How one transport write ended (the transport reports to it; the send wait reads it). */
-class WriteCompletion implements WriteListener {
-  settled = false
-  failure: TransportFailure | undefined = undefined
-
-  constructor(readonly conn: Connection) {}
-
-  progress(): void {
-    this.conn.wakeWrite()
-  }
-
-  done(failure: TransportFailure | undefined): void {
-    this.settled = true
-    this.failure = failure
-    this.conn.wakeWrite()
-  }
+  return new SendWait(conn, bytes.length, busy, schedule, timeout).run()
 }
 
 /** A send waiting for the transport to report completion; reported progress restarts the timer. */
 class SendWait extends timer.InactivityWait<number, Api.SendError> {
   constructor(
     readonly conn: Connection,
-    readonly completion: WriteCompletion,
     readonly length: number,
     readonly busy: Busy,
     schedule: timer.Schedule,
@@ -64,9 +43,9 @@ class SendWait extends timer.InactivityWait<number, Api.SendError> {
 
   private readonly wake = (): void => {
     if (this.isSettled) return
-    const { completion, conn } = this
-    if (!completion.settled) return conn.isGone ? this.finish(this.closed) : this.progress()
-    if (completion.failure === undefined) return this.finish(this.sent)
+    const conn = this.conn
+    if (!conn.writeSettled) return conn.isGone ? this.finish(this.closed) : this.progress()
+    if (conn.writeFailure === undefined) return this.finish(this.sent)
     this.finish(conn.isGone ? this.closed : this.failed)
   }
 
@@ -79,7 +58,7 @@ class SendWait extends timer.InactivityWait<number, Api.SendError> {
   }
 
   private failed(): Effect.Effect<number, Api.SendError> {
-    const f = this.completion.failure!
+    const f = this.conn.writeFailure!
     this.conn.dirty ??= "send"
     this.conn.closeHalf("write")
     return Effect.fail(
@@ -95,7 +74,7 @@ class SendWait extends timer.InactivityWait<number, Api.SendError> {
 
   protected start(): void {
     this.conn.waitWrite(this.wake)
-    if (this.completion.settled || this.conn.isGone) this.wake()
+    if (this.conn.writeSettled || this.conn.isGone) this.wake()
   }
 
   protected stop(): void {
@@ -110,6 +89,6 @@ class SendWait extends timer.InactivityWait<number, Api.SendError> {
   // An interrupted send may have handed part of the bytes over: nothing later may follow them on
   // this connection, so it is closed.
   protected onInterrupt(): void {
-    if (!this.completion.settled) this.conn.destroy()
+    if (!this.conn.writeSettled) this.conn.destroy()
   }
 }

@@ -21,6 +21,8 @@ import * as errors from "./errors.js"
 /** Writes above this size go out in pieces, each completion re-arming the send timeout. */
 const PIECE = 256 * 1024
 
+const EMPTY = new Uint8Array(0)
+
 /** The transport a Node socket belongs to (set once, read by the shared listeners below). */
 const kTransport = Symbol("effect-cosocket/transport")
 
@@ -100,15 +102,13 @@ class NodeStreamTransport implements StreamTransport {
   write(bytes: Uint8Array, listener: WriteListener): boolean {
     const socket = this.socket
     if (bytes.length <= PIECE) {
-      let completedSynchronously = false
-      socket.write(bytes, (error) => {
-        if (!completedSynchronously) listener.done(error ? this.writeFailure(error) : undefined)
-      })
-      // Node updates writableLength synchronously when the kernel took everything at once.
-      if (socket.writableLength === 0 && !socket.destroyed && this.failed === undefined) {
-        completedSynchronously = true
-        return true
-      }
+      // No callback: a write with one costs Node a tick per write even when the kernel takes the
+      // bytes at once, which Node reports by leaving nothing in writableLength.
+      socket.write(bytes)
+      if (socket.writableLength === 0 && !socket.destroyed && this.failed === undefined) return true
+      // Not taken whole (or failed): an empty write queued behind the bytes completes after them,
+      // in order, with their error if they fail.
+      socket.write(EMPTY, (error) => listener.done(error ? this.writeFailure(error) : undefined))
       return false
     }
     let offset = 0
