@@ -276,25 +276,33 @@ export const make: Effect.Effect<
 
 /**
  * The services of the fiber's context, read once per context: the requests of one runtime share a
- * context, so a socket per request looks them up once. Keyed weakly by the context, so a context
- * made per request (`Effect.scoped`, `provideService`) just misses and is dropped with it.
+ * context, so a socket per request looks them up once. Keyed weakly by the context. A context made
+ * per request (`Effect.scoped`, `provideService`) misses; when its services are the ones last
+ * seen (only the `Scope` differs), that record is reused and the context is not remembered: a
+ * weak entry per request would cost the garbage collector more than the lookups it saves.
  */
 const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): internal.Services => {
   const context = fiber.context as Context.Context<Transport.TcpConnector | ConnectionPool.ConnectionPool>
-  let services = servicesByContext.get(context)
-  if (services === undefined) {
-    const config = Context.get(context, CosocketConfig)
-    services = {
-      connector: Context.get(context, Transport.TcpConnector),
-      pool: Context.get(context, ConnectionPool.ConnectionPool),
-      config,
-      clock: Context.get(context, Clock.Clock),
-      tracing: tracing.fromContext(context, config.traceIo)
-    }
-    servicesByContext.set(context, services)
-  }
+  const known = servicesByContext.get(context)
+  if (known !== undefined) return known
+  const config = Context.get(context, CosocketConfig)
+  const connector = Context.get(context, Transport.TcpConnector)
+  const pool = Context.get(context, ConnectionPool.ConnectionPool)
+  const clock = Context.get(context, Clock.Clock)
+  const tracing_ = tracing.fromContext(context, config.traceIo)
+  const last = lastServices?.deref()
+  if (
+    last !== undefined && last.config === config && last.connector === connector && last.pool === pool &&
+    last.clock === clock && last.tracing === tracing_
+  ) return last
+  const services: internal.Services = { connector, pool, config, clock, tracing: tracing_ }
+  servicesByContext.set(context, services)
+  lastServices = new WeakRef(services)
   return services
 }
+
+/** Weakly: a runtime disposed of must not stay reachable through it. */
+let lastServices: WeakRef<internal.Services> | undefined = undefined
 
 const servicesByContext = new WeakMap<Context.Context<never>, internal.Services>()
 

@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Net from "node:net"
-import { ConnectionPool, TcpSocket } from "../src/index.js"
+import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import { NodeCosocket } from "../src/node/index.js"
 import { ScriptedPeer } from "../src/testing/index.js"
 import {
@@ -547,4 +547,25 @@ describe("half-close and server-side sockets", () => {
       expect(out).toBe("HELLO")
       expect(yield* Deferred.await(served)).toBe("ERR socket busy reading")
     }).pipe(Effect.scoped))
+})
+
+describe("the services a socket is made with", () => {
+  it.live("a configuration provided for one request applies to that request only, in one runtime", () =>
+    run(Effect.gen(function*() {
+      const peer = yield* ScriptedPeer.make({ script: [ScriptedPeer.send("abcdef\n")] })
+      const lineOf = Effect.scoped(Effect.gen(function*() {
+        const socket = yield* TcpSocket.make
+        yield* socket.connect("127.0.0.1", peer.port)
+        return yield* Effect.match(socket.receive(), {
+          onFailure: (e) => e._tag,
+          onSuccess: (line) => Buffer.from(line).toString()
+        })
+      }))
+      const limited = yield* CosocketConfig.make({ maxLineLength: 3 })
+      const withLimit = Effect.provideService(lineOf, CosocketConfig.CosocketConfig, limited)
+      expect(yield* lineOf).toBe("abcdef")
+      expect(yield* withLimit).toBe("ReceiveLimitExceeded")
+      expect(yield* lineOf).toBe("abcdef")
+      expect(yield* withLimit).toBe("ReceiveLimitExceeded")
+    })))
 })
