@@ -57,6 +57,15 @@ class IdleEntry extends Timed implements Node<IdleEntry> {
   }
 }
 
+/**
+ * Who holds a waiter's grant from the step that frees the slot until the waiting fiber runs again
+ * (the engine's sockets): when the fiber is interrupted first, the owner gives the grant back
+ * (`giveBack`), so the pool keeps nothing per waiter.
+ */
+export interface GrantOwner {
+  granted(lease: Api.Lease): void
+}
+
 class Waiter extends Timed implements Node<Waiter> {
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
@@ -64,11 +73,16 @@ class Waiter extends Timed implements Node<Waiter> {
   /** When it joined the backlog, on the pool's clock. */
   since = 0
   resume: ((effect: Effect.Effect<Api.Lease, SocketTimeout | PoolClosed>) => void) | undefined = undefined
-  /** Set when a slot or connection was granted; given back if the waiter never gets it. */
+  /** Set when a slot or connection was granted to a waiter with no owner; given back if it never gets it. */
   lease: LeaseImpl | undefined = undefined
-  constructor(readonly keyPool: KeyPool) {
+  constructor(readonly keyPool: KeyPool, readonly owner: GrantOwner | undefined) {
     super()
   }
+}
+
+/** A wait in a key's backlog, for `acquireFor`'s caller to run (a class: told apart from a lease or a refusal). */
+export class Backlogged {
+  constructor(readonly wait: Effect.Effect<Api.Lease, SocketTimeout | PoolClosed>) {}
 }
 
 class KeyPool {
@@ -246,25 +260,40 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     return r instanceof KeyPool ? undefined : r
   }
 
+  /** `acquire` for the engine: a lease or a refusal now, or the wait, whose grant goes to `owner`. */
+  readonly acquireFor = (
+    key: string,
+    limits: Api.PoolLimits,
+    timeout: Duration.Duration,
+    owner: GrantOwner
+  ): Api.Lease | PoolBacklogFull | PoolClosed | Backlogged => {
+    const r = this.tryAcquire(key, limits)
+    return r instanceof KeyPool ? new Backlogged(this.wait(r, timeout, owner)) : r
+  }
+
   /**
-   * Queues a waiter. Only the wait itself is interruptible: run by a caller in an uninterruptible
-   * region, a lease that comes out of here always reaches the caller, and one that does not is
-   * given back.
+   * Queues a waiter. Without an owner, only the wait itself is interruptible: run by a caller in an
+   * uninterruptible region, a lease that comes out of here always reaches the caller, and one that
+   * does not is given back. With one, the owner has the grant before the waiter runs again.
    */
-  private wait(keyPool: KeyPool, timeout: Duration.Duration): Effect.Effect<Api.Lease, SocketTimeout | PoolClosed> {
-    const waiter = new Waiter(keyPool)
-    return Effect.interruptible(
-      Effect.callback<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
-        waiter.resume = resume
-        keyPool.waiters.pushBack(waiter)
-        waiter.since = this.now()
-        if (Duration.isFinite(timeout)) {
-          waiter.deadline = waiter.since + Duration.toMillis(timeout)
-          this.addDeadline(waiter)
-        }
-        return Effect.sync(() => this.cancelWaiter(waiter))
-      })
-    ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.giveBack(waiter))))
+  private wait(
+    keyPool: KeyPool,
+    timeout: Duration.Duration,
+    owner?: GrantOwner
+  ): Effect.Effect<Api.Lease, SocketTimeout | PoolClosed> {
+    const waiter = new Waiter(keyPool, owner)
+    const waiting = Effect.callback<Api.Lease, SocketTimeout | PoolClosed>((resume) => {
+      waiter.resume = resume
+      keyPool.waiters.pushBack(waiter)
+      waiter.since = this.now()
+      if (Duration.isFinite(timeout)) {
+        waiter.deadline = waiter.since + Duration.toMillis(timeout)
+        this.addDeadline(waiter)
+      }
+      return Effect.sync(() => this.cancelWaiter(waiter))
+    })
+    if (owner !== undefined) return waiting
+    return Effect.interruptible(waiting).pipe(Effect.onInterrupt(() => Effect.sync(() => this.giveBack(waiter))))
   }
 
   private cancelWaiter(waiter: Waiter): void {
@@ -278,11 +307,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   private giveBack(waiter: Waiter): void {
     const lease = waiter.lease
     waiter.lease = undefined
-    if (lease === undefined || lease.done) return
-    const reused = lease.reused
-    if (reused === undefined) return lease.release()
-    const transport = reused.transport
-    if (!lease.checkin({ transport, reusedTimes: reused.reusedTimes - 1 }, reused.idleTimeout)) transport.destroy()
+    if (lease !== undefined) giveBack(lease)
   }
 
   private grant(waiter: Waiter, lease: LeaseImpl): void {
@@ -290,7 +315,8 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     keyPool.waiters.remove(waiter)
     this.heap.remove(waiter)
     keyPool.active++
-    waiter.lease = lease
+    if (waiter.owner !== undefined) waiter.owner.granted(lease)
+    else waiter.lease = lease
     keyPool.durations.waitTime.observe((this.now() - waiter.since) / 1000)
     // Effect 4 resumes a fiber synchronously, inside the caller. The waiter goes on after the
     // granting fiber's current step instead, as OpenResty posts the resumption: the releasing
@@ -575,6 +601,31 @@ export const acquireNow = (
   limits: Api.PoolLimits
 ): Api.Lease | PoolBacklogFull | PoolClosed | undefined =>
   pool instanceof PoolImpl ? pool.acquireNow(key, limits) : undefined
+
+/**
+ * Gives back a grant its waiter never used (it was interrupted first): a fresh slot is released, an
+ * idle connection goes back into the pool (or is closed when the pool will not keep it).
+ */
+export const giveBack = (lease: Api.Lease): void => {
+  if (!(lease instanceof LeaseImpl) || lease.done) return
+  const reused = lease.reused
+  if (reused === undefined) return lease.release()
+  const transport = reused.transport
+  if (!lease.checkin({ transport, reusedTimes: reused.reusedTimes - 1 }, reused.idleTimeout)) transport.destroy()
+}
+
+/**
+ * `acquire` for the engine's sockets (`undefined`: the pool is not ours): a lease or a refusal now,
+ * or the wait in the backlog, whose grant goes to `owner` at once.
+ */
+export const acquireFor = (
+  pool: Api.ConnectionPool,
+  key: string,
+  limits: Api.PoolLimits,
+  timeout: Duration.Duration,
+  owner: GrantOwner
+): Api.Lease | PoolBacklogFull | PoolClosed | Backlogged | undefined =>
+  pool instanceof PoolImpl ? pool.acquireFor(key, limits, timeout, owner) : undefined
 
 /**
  * Only the idle part of `acquireNow`: an idle connection of `key` handed out now, or `undefined`

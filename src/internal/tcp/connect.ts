@@ -13,7 +13,7 @@ import type * as CosocketConfig from "../../CosocketConfig.js"
 import { SocketTimeout, TlsError } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type { StreamConnector, StreamTarget, StreamTransport, TlsUpgradeOptions } from "../../Transport.js"
-import { acquireNow, reuseNow } from "../pool.js"
+import { acquireFor, Backlogged, giveBack, type GrantOwner, reuseNow } from "../pool.js"
 import * as timer from "../timer.js"
 import * as tracing from "../tracing.js"
 import * as validate from "../validate.js"
@@ -49,8 +49,8 @@ export const planOf = (request: args.ConnectRequest, localAddress: string | unde
   return new ConnectPlan(request.target, key, request.limits, localAddress, upgrade)
 }
 
-/** What opening a connection needs from its socket. */
-export interface Opener {
+/** What opening a connection needs from its socket; a grant from the backlog goes straight to it. */
+export interface Opener extends GrantOwner {
   readonly connector: StreamConnector
   readonly pool: Pool.ConnectionPool
   readonly config: CosocketConfig.Settings
@@ -65,6 +65,8 @@ export interface Opener {
   attach(conn: Connection): void
   /** The socket's connection. */
   readonly conn: Connection | undefined
+  /** Takes what the backlog granted (`granted`) and the waiting connect has not taken yet. */
+  takeGrant(): Pool.Lease | undefined
 }
 
 /** `restore` of the uninterruptible region the open runs in. */
@@ -117,55 +119,106 @@ const openPlanned = (
   restore: Restore,
   plan: ConnectPlan
 ): Effect.Effect<void, Api.ConnectFailure> | undefined => {
-  const { key, limits, localAddress, target, upgrade } = plan
-  const now = acquireNow(opener.pool, key, limits)
-  if (now !== undefined && "_tag" in now) return Effect.fail(now)
-  if (now !== undefined && now.reused !== undefined) {
-    opener.attach(new Connection(now.reused.transport, now, now.reused.reusedTimes))
-    return undefined
-  }
-  opener.busy.connecting = true
+  const { key, limits } = plan
   const timeout = opener.connectTimeout
-  const acquire = now !== undefined
-    ? Effect.succeed(now)
-    : opener.tracing === undefined
-    ? opener.pool.acquire(key, limits, timeout)
-    : tracing.span(
+  const got = acquireFor(opener.pool, key, limits, timeout, opener)
+  if (got === undefined) return openThrough(opener, restore, plan)
+  if (got instanceof Backlogged) {
+    opener.busy.connecting = true
+    const wait = opener.tracing === undefined ? got.wait : tracing.span(
       "cosocket.pool.wait",
       "internal",
       { "cosocket.pool.key": key },
-      opener.pool.acquire(key, limits, timeout)
+      got.wait
     )
-  return Effect.flatMap(acquire, (lease: Pool.Lease) => {
-    if (lease.reused !== undefined) {
-      const reused = lease.reused
-      return Effect.sync(() => opener.attach(new Connection(reused.transport, lease, reused.reusedTimes)))
+    // The grant waits on the socket (`granted`) from the step that frees the slot: interrupted
+    // before it runs again, the connect gives it back, and so does the socket's end.
+    return Effect.flatMap(
+      Effect.onExitPrimitive(restore(wait), (exit) => {
+        if (exit._tag === "Success") return undefined
+        opener.busy.connecting = false
+        const grant = opener.takeGrant()
+        if (grant !== undefined) giveBack(grant)
+        return undefined
+      }),
+      (lease) => {
+        opener.takeGrant()
+        return useLease(opener, restore, plan, lease)
+      }
+    )
+  }
+  if ("_tag" in got) return Effect.fail(got)
+  const reused = got.reused
+  if (reused !== undefined) {
+    opener.attach(new Connection(reused.transport, got, reused.reusedTimes))
+    return undefined
+  }
+  opener.busy.connecting = true
+  return connectFresh(opener, restore, plan, got)
+}
+
+/** Opening through a pool of another kind: its `acquire`, which gives back what an interrupted waiter was granted. */
+const openThrough = (
+  opener: Opener,
+  restore: Restore,
+  plan: ConnectPlan
+): Effect.Effect<void, Api.ConnectFailure> => {
+  opener.busy.connecting = true
+  return Effect.flatMap(
+    Effect.onExitPrimitive(restore(opener.pool.acquire(plan.key, plan.limits, opener.connectTimeout)), (exit) => {
+      if (exit._tag === "Failure") opener.busy.connecting = false
+      return undefined
+    }),
+    (lease) => useLease(opener, restore, plan, lease)
+  )
+}
+
+/** A waited-for grant: an idle connection is attached, a fresh slot connects. */
+const useLease = (
+  opener: Opener,
+  restore: Restore,
+  plan: ConnectPlan,
+  lease: Pool.Lease
+): Effect.Effect<void, Api.ConnectFailure> => {
+  const reused = lease.reused
+  if (reused === undefined) return connectFresh(opener, restore, plan, lease)
+  opener.busy.connecting = false
+  opener.attach(new Connection(reused.transport, lease, reused.reusedTimes))
+  return Effect.void
+}
+
+/**
+ * Connects anew on a fresh slot's `lease` (and upgrades to TLS when asked) within the connect
+ * timeout; the connection is attached, or the slot released. Ends the connect flag either way.
+ */
+const connectFresh = (
+  opener: Opener,
+  restore: Restore,
+  plan: ConnectPlan,
+  lease: Pool.Lease
+): Effect.Effect<void, Api.ConnectFailure> => {
+  const { localAddress, target, upgrade } = plan
+  const noDelay = opener.config.noDelay
+  const connector = opener.connector
+  const fresh = opener.tracing !== undefined && target._tag === "Inet" && !validate.isIpAddress(target.host)
+    ? tracing.resolving(target.host, (onLookup) => connector.connect(target, { localAddress, noDelay, onLookup }))
+    : connector.connect(target, { localAddress, noDelay })
+  // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
+  const connect = upgrade === undefined ? fresh : upgradeFresh(opener, fresh, upgrade)
+  const timeout = opener.connectTimeout
+  return Effect.asVoid(Effect.onExitPrimitive(
+    restore(timer.withTimeout(opener.schedule, connect, timeout, () => new SocketTimeout({ operation: "connect" }))),
+    (exit) => {
+      opener.busy.connecting = false
+      if (exit._tag === "Success") {
+        lease.connected?.()
+        opener.attach(new Connection(exit.value, lease, 0))
+      } else {
+        lease.release()
+      }
+      return undefined
     }
-    const noDelay = opener.config.noDelay
-    const connector = opener.connector
-    const fresh = opener.tracing !== undefined && target._tag === "Inet" && !validate.isIpAddress(target.host)
-      ? tracing.resolving(target.host, (onLookup) => connector.connect(target, { localAddress, noDelay, onLookup }))
-      : connector.connect(target, { localAddress, noDelay })
-    // A fresh TLS connection is upgraded within the same connect timeout (a pooled one already is).
-    const connect = upgrade === undefined ? fresh : upgradeFresh(opener, fresh, upgrade)
-    return restore(
-      timer.withTimeout(opener.schedule, connect, timeout, () => new SocketTimeout({ operation: "connect" }))
-    ).pipe(
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          if (exit._tag === "Success") {
-            lease.connected?.()
-            opener.attach(new Connection(exit.value, lease, 0))
-          } else {
-            lease.release()
-          }
-        })
-      ),
-      Effect.asVoid
-    )
-  }).pipe(Effect.ensuring(Effect.sync(() => {
-    opener.busy.connecting = false
-  })))
+  ))
 }
 
 /** Connect, then upgrade, as one effect; the fresh transport is destroyed if the upgrade fails. */

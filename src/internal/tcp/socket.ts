@@ -25,6 +25,7 @@ import type * as TlsApi from "../../Tls.js"
 import type { AddressInfo, StreamConnector, StreamTransport } from "../../Transport.js"
 import { BatchNeed } from "../batchNeed.js"
 import * as needs from "../needs.js"
+import { giveBack } from "../pool.js"
 import { encode } from "../sendable.js"
 import type * as timer from "../timer.js"
 import * as tlsOptions from "../tlsOptions.js"
@@ -96,6 +97,8 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
     const conn = this.conn
     this.conn = undefined
     if (conn !== undefined) conn.destroy()
+    const grant = this.takeGrant()
+    if (grant !== undefined) giveBack(grant)
   }
 
   get isBusy(): boolean {
@@ -146,6 +149,19 @@ export class TcpSocketImpl implements Api.TcpSocket, SocketInternals, connect.Op
 
   open(restore: connect.Restore, plan: connect.ConnectPlan): Effect.Effect<void, Api.ConnectFailure> | undefined {
     return connect.open(this, restore, plan)
+  }
+
+  /** What the backlog granted the waiting connect, until the connect takes it (or gives it back). */
+  private grant: Pool.Lease | undefined = undefined
+
+  granted(lease: Pool.Lease): void {
+    this.grant = lease
+  }
+
+  takeGrant(): Pool.Lease | undefined {
+    const grant = this.grant
+    this.grant = undefined
+    return grant
   }
 
   /** Makes `conn` the current connection, unless the socket's lifetime ended meanwhile. */
