@@ -101,13 +101,16 @@ export const pump = Effect.fnUntraced(function*(
   onBytes: (n: number) => void = () => {}
 ): Effect.fn.Return<number, TcpSocket.ReceiveError | TcpSocket.SendError | CosocketError.InvalidArgument> {
   let total = 0
-  for (;;) {
-    const chunk = yield* from.socket.receiveAny(chunkSize).pipe(
-      Effect.catchTag(
-        "SocketClosed",
-        (closed) => closed.partial === undefined ? Effect.fail(closed) : Effect.succeed(undefined)
-      )
+  // Made once, run for every chunk: a read effect (and its error handler) built per chunk costs
+  // more than the read itself on a busy proxy.
+  const read = from.socket.receiveAny(chunkSize).pipe(
+    Effect.catchTag(
+      "SocketClosed",
+      (closed) => closed.partial === undefined ? Effect.fail(closed) : Effect.succeed(undefined)
     )
+  )
+  for (;;) {
+    const chunk = yield* read
     if (chunk === undefined) {
       yield* to.shutdown
       return total
