@@ -158,6 +158,33 @@ describe("ConnectionPool leases: what they record", () => {
       yield* shutdown
     }))
 
+  it.effect("one record per pooled connection: checked in again without an idle time, its old deadline is gone", () =>
+    Effect.gen(function*() {
+      const key = "lease-record"
+      const { pool, shutdown } = yield* makePool()
+      const { state, transport } = connection()
+      const fresh = yield* pool.acquire(key, {}, forever)
+      expect(fresh.checkin({ transport, reusedTimes: 0 }, Duration.seconds(1))).toBe(true)
+      const first = yield* pool.acquire(key, {}, forever)
+      expect(first.reused?.reusedTimes).toBe(1)
+      expect(first.checkin({ transport, reusedTimes: 1 }, forever)).toBe(true)
+      expect(internalPool.pendingTimers(pool)).toBe(0)
+      yield* TestClock.adjust("1 day")
+      const second = yield* pool.acquire(key, {}, forever)
+      expect([second.reused?.transport === transport, second.reused?.reusedTimes, state.destroyed]).toEqual([
+        true,
+        2,
+        false
+      ])
+      // a different transport checked in on the same lease gets a record of its own
+      const other = connection()
+      expect(second.checkin({ transport: other.transport, reusedTimes: 5 }, forever)).toBe(true)
+      const third = yield* pool.acquire(key, {}, forever)
+      expect([third.reused?.transport === other.transport, third.reused?.reusedTimes]).toEqual([true, 6])
+      third.release()
+      yield* shutdown
+    }))
+
   it.effect("a wait without a timeout sets no timer", () =>
     Effect.gen(function*() {
       const key = "lease-untimed-wait"

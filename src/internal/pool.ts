@@ -34,26 +34,27 @@ export { metrics } from "./poolMetrics.js"
 // -------------------------------------------------------------------------------------------------
 // state
 
-/** What a lease hands out for reuse; remembers the idle timeout so a give-back can re-pool it. */
-class Reused implements Api.PooledConnection {
-  constructor(
-    readonly transport: StreamTransport,
-    readonly reusedTimes: number,
-    readonly idleTimeout: Duration.Duration
-  ) {}
-}
-
-class IdleEntry extends Timed implements Node<IdleEntry> {
+/**
+ * A connection the pool keeps: idle in its key's list, or handed out as a lease's `reused` (its
+ * `reusedTimes` then already counts that reuse; its idle timeout lets a give-back re-pool it).
+ * One record for the connection's whole life in the pool, with its peer-activity waker made once:
+ * a pooled request cycle allocates neither.
+ */
+class IdleEntry extends Timed implements Node<IdleEntry>, Api.PooledConnection {
   prev: IdleEntry | undefined = undefined
   next: IdleEntry | undefined = undefined
   list: List<IdleEntry> | undefined = undefined
+  /** The transport's waker while idle: the peer sent or closed, so the connection goes. */
+  readonly onPeerActivity: () => void
   constructor(
     readonly keyPool: KeyPool,
     readonly transport: StreamTransport,
-    readonly reusedTimes: number,
-    readonly idleTimeout: Duration.Duration
+    public reusedTimes: number,
+    public idleTimeout: Duration.Duration,
+    pool: PoolImpl
   ) {
     super()
+    this.onPeerActivity = () => pool.evict(this, "peerActivity", true)
   }
 }
 
@@ -125,7 +126,7 @@ class LeaseImpl implements Api.Lease {
   constructor(
     readonly pool: PoolImpl,
     readonly keyPool: KeyPool,
-    readonly reused: Reused | undefined,
+    readonly reused: IdleEntry | undefined,
     /** The pool's clock now (a reading the caller already made, so a check-out reads it once). */
     now: number
   ) {
@@ -156,7 +157,10 @@ class LeaseImpl implements Api.Lease {
     const now = this.pool.now()
     this.returned(now)
     this.keyPool.active--
-    return this.pool.checkin(this.keyPool, connection.transport, connection.reusedTimes, idleTimeout, now)
+    const transport = connection.transport
+    // The record it was handed out with serves again, unless the transport changed meanwhile.
+    const entry = this.reused !== undefined && this.reused.transport === transport ? this.reused : undefined
+    return this.pool.checkin(this.keyPool, transport, connection.reusedTimes, idleTimeout, now, entry)
   }
 
   private returned(now: number): void {
@@ -251,7 +255,8 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     if (entry === undefined) return undefined
     keyPool.active++
     this.countReuse(keyPool)
-    return new LeaseImpl(this, keyPool, new Reused(entry.transport, entry.reusedTimes + 1, entry.idleTimeout), now)
+    entry.reusedTimes++
+    return new LeaseImpl(this, keyPool, entry, now)
   }
 
   /** `tryAcquire` for the engine: a lease or a refusal now, or `undefined` when the caller must wait. */
@@ -348,35 +353,37 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     transport: StreamTransport,
     reusedTimes: number,
     idleTimeout: Duration.Duration,
-    now: number
+    now: number,
+    known: IdleEntry | undefined
   ): boolean {
     if (this.closed || isStale(transport)) {
       this.slotFreed(keyPool)
       return false
     }
+    const entry = known ?? new IdleEntry(keyPool, transport, reusedTimes, idleTimeout, this)
+    entry.idleTimeout = idleTimeout
     const waiter = keyPool.waiters.head
     if (waiter !== undefined) {
       this.countReuse(keyPool)
-      this.grant(waiter, new LeaseImpl(this, keyPool, new Reused(transport, reusedTimes + 1, idleTimeout), now))
+      entry.reusedTimes = reusedTimes + 1
+      this.grant(waiter, new LeaseImpl(this, keyPool, entry, now))
       return true
     }
     if (keyPool.idle.length >= keyPool.size) {
       const lru = keyPool.idle.head
       if (lru !== undefined) this.evict(lru, "lru", false)
     }
-    const entry = new IdleEntry(keyPool, transport, reusedTimes, idleTimeout)
+    entry.reusedTimes = reusedTimes
     keyPool.idle.pushBack(entry)
-    transport.setWaker(() => this.evict(entry, "peerActivity", true))
+    transport.setWaker(entry.onPeerActivity)
     const millis = idleMillis(idleTimeout)
-    if (millis !== Infinity) {
-      entry.deadline = now + millis
-      this.addDeadline(entry)
-    }
+    entry.deadline = now + millis
+    if (millis !== Infinity) this.addDeadline(entry)
     return true
   }
 
   /** Closes an idle connection; `freed`: the slot goes to a waiter or the key may disappear. */
-  private evict(entry: IdleEntry, reason: EvictReason, freed: boolean): void {
+  evict(entry: IdleEntry, reason: EvictReason, freed: boolean): void {
     const keyPool = entry.keyPool
     if (entry.list !== keyPool.idle) return
     keyPool.idle.remove(entry)
