@@ -80,10 +80,13 @@ export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect
 export const reuseIdle = (opener: Opener, plan: ConnectPlan): boolean => {
   const lease = reuseNow(opener.pool, plan.key)
   if (lease === undefined) return false
-  const reused = lease.reused!
-  opener.attach(new Connection(reused.transport, lease, reused.reusedTimes))
+  attachReused(opener, lease, lease.reused!)
   return true
 }
+
+/** Attaches the idle pooled connection `lease` hands out. */
+const attachReused = (opener: Opener, lease: Pool.Lease, reused: Pool.PooledConnection): void =>
+  opener.attach(new Connection(reused.transport, lease, reused.reusedTimes))
 
 /**
  * Opens the planned connection; run it uninterruptibly (`restore` makes the pool wait and the
@@ -148,9 +151,8 @@ const openPlanned = (
     )
   }
   if ("_tag" in got) return Effect.fail(got)
-  const reused = got.reused
-  if (reused !== undefined) {
-    opener.attach(new Connection(reused.transport, got, reused.reusedTimes))
+  if (got.reused !== undefined) {
+    attachReused(opener, got, got.reused)
     return undefined
   }
   opener.busy.connecting = true
@@ -183,7 +185,7 @@ const useLease = (
   const reused = lease.reused
   if (reused === undefined) return connectFresh(opener, restore, plan, lease)
   opener.busy.connecting = false
-  opener.attach(new Connection(reused.transport, lease, reused.reusedTimes))
+  attachReused(opener, lease, reused)
   return Effect.void
 }
 
