@@ -6,6 +6,7 @@
  * mirrors; the same cases run on real loopback sockets in pool.loopback.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -399,6 +400,34 @@ describe("ConnectionPool on the memory transport", () => {
   raceCase("interruptFirst", "close")
   raceCase("grantFirst", "setKeepalive")
   raceCase("interruptFirst", "setKeepalive")
+
+  it.effect("a grant whose socket's scope closes before the waiter runs goes back to the pool, open; the connect fails closed", () =>
+    Effect.gen(function*() {
+      const h = yield* Harness.make()
+      const opts = { poolSize: 1, backlog: 1 }
+      const holder = yield* h.client()
+      yield* holder.socket.connect(HOST, PORT, opts)
+      const c = yield* h.client()
+      const fc = yield* Effect.forkChild(c.socket.connect(HOST, PORT, opts))
+      yield* Harness.settle
+      expect(yield* h.stats(KEY)).toMatchObject({ active: 1, waiting: 1 })
+      // the grant and the end of c's scope, both before c's fiber runs again
+      yield* Effect.andThen(holder.socket.setKeepalive(), c.end)
+      yield* Harness.settle
+      const exitC = Option.getOrThrow(yield* Harness.poll(fc))
+      expect(Exit.isFailure(exitC) && Cause.findErrorOption(exitC.cause)).toMatchObject({
+        _tag: "Some",
+        value: { _tag: "SocketClosed", operation: "connect" }
+      })
+      expect(yield* h.stats(KEY)).toMatchObject({ idle: 1, active: 0, waiting: 0 })
+      expect(h.net.openCount()).toBe(1)
+      const d = yield* h.client()
+      yield* d.socket.connect(HOST, PORT, opts)
+      expect(yield* d.socket.getReusedTimes).toBe(1)
+      yield* d.socket.close
+      yield* Effect.forEach([holder, d], (x) => x.end)
+      yield* h.shutdown
+    }))
 
   it.effect("a failed connect releases its slot and the next waiter proceeds (TCP-POOL-025, -033)", () =>
     Effect.gen(function*() {

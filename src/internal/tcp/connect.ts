@@ -10,7 +10,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Pool from "../../ConnectionPool.js"
 import type * as CosocketConfig from "../../CosocketConfig.js"
-import { SocketTimeout, TlsError } from "../../CosocketError.js"
+import { SocketClosed, SocketTimeout, TlsError } from "../../CosocketError.js"
 import type * as Api from "../../TcpSocket.js"
 import type { StreamConnector, StreamTarget, StreamTransport, TlsUpgradeOptions } from "../../Transport.js"
 import { acquireFor, Backlogged, giveBack, type GrantOwner, reuseNow } from "../pool.js"
@@ -145,7 +145,11 @@ const openPlanned = (
         return undefined
       }),
       (lease) => {
-        opener.takeGrant()
+        // The socket's end gave the grant back before this fiber ran again: nothing to use.
+        if (opener.takeGrant() !== lease) {
+          opener.busy.connecting = false
+          return Effect.fail(new SocketClosed({ operation: "connect" }))
+        }
         return useLease(opener, restore, plan, lease)
       }
     )
