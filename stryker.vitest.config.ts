@@ -20,6 +20,7 @@ export default defineConfig({
       "test/target.test.ts",
       "test/pool.deadline.test.ts",
       "test/pool.lease.test.ts",
+      "test/poolMetrics.test.ts",
       "test/mutation.*.test.ts"
     ],
     pool: "forks",

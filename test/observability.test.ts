@@ -17,7 +17,6 @@ import * as Net from "node:net"
 import * as Redis from "../examples/redis/RedisClient.js"
 import { ConnectionPool, CosocketConfig, TcpSocket } from "../src/index.js"
 import * as credential from "../src/internal/credential.js"
-import * as internalPool from "../src/internal/pool.js"
 import type { TcpSocketImpl } from "../src/internal/tcp/socket.js"
 import * as tlsInternal from "../src/internal/tlsOptions.js"
 import { NodeCosocket } from "../src/node/index.js"
@@ -294,7 +293,7 @@ describe("pool metrics", () => {
         count(M.pendingRequests, pn)
       ])
       expect(yield* state).toEqual([0, 0, 1, 0])
-      const first = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      const first = yield* pool.acquire(name, {}, Duration.infinity)
       yield* TestClock.adjust("20 millis")
       first.connected?.()
       const waiting = yield* Effect.forkChild(pool.acquire(name, {}, Duration.seconds(1)))
@@ -339,14 +338,14 @@ describe("pool metrics", () => {
       const pn = { "pool.name": name }
       const pool = yield* ConnectionPool.make()
       const transport = stubTransport()
-      const first = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      const first = yield* pool.acquire(name, {}, Duration.infinity)
       expect(first.checkin({ transport, reusedTimes: 0 }, Duration.infinity)).toBe(true)
-      const again = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      const again = yield* pool.acquire(name, {}, Duration.infinity)
       expect(again.reused?.reusedTimes).toBe(1)
       again.release() // the key's pool is empty now, and undeclared: it goes away
       expect((yield* pool.stats).has(name)).toBe(false)
       expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([1, 1])
-      const third = internalPool.acquireNow(pool, name, {}) as ConnectionPool.Lease
+      const third = yield* pool.acquire(name, {}, Duration.infinity)
       expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([2, 1])
       third.release()
       expect([yield* count(M.created, pn), yield* count(M.reused, pn)]).toEqual([2, 1])
@@ -357,13 +356,13 @@ describe("pool metrics", () => {
       const name = "metrics-two-pools"
       const pn = { "pool.name": name }
       const a = yield* ConnectionPool.make({ pools: { [name]: { size: 3 } } })
-      const la = internalPool.acquireNow(a, name, {}) as ConnectionPool.Lease
+      const la = yield* a.acquire(name, {}, Duration.infinity)
       const totals = Effect.all([count(M.connectionCount, { ...pn, state: "used" }), count(M.connectionMax, pn)])
       expect(yield* totals).toEqual([1, 3])
       yield* Effect.scoped(Effect.gen(function*() {
         const b = yield* ConnectionPool.make({ pools: { [name]: { size: 5 } } })
-        const lb1 = internalPool.acquireNow(b, name, {}) as ConnectionPool.Lease
-        internalPool.acquireNow(b, name, {})
+        const lb1 = yield* b.acquire(name, {}, Duration.infinity)
+        yield* b.acquire(name, {}, Duration.infinity)
         expect(yield* totals).toEqual([3, 8])
         lb1.release()
         expect(yield* totals).toEqual([2, 8])

@@ -259,12 +259,6 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     return new LeaseImpl(this, keyPool, entry, now)
   }
 
-  /** `tryAcquire` for the engine: a lease or a refusal now, or `undefined` when the caller must wait. */
-  readonly acquireNow = (key: string, limits: Api.PoolLimits): Api.Lease | PoolBacklogFull | PoolClosed | undefined => {
-    const r = this.tryAcquire(key, limits)
-    return r instanceof KeyPool ? undefined : r
-  }
-
   /** `acquire` for the engine: a lease or a refusal now, or the wait, whose grant goes to `owner`. */
   readonly acquireFor = (
     key: string,
@@ -602,18 +596,6 @@ export const stats: Effect.Effect<ReadonlyMap<string, Api.KeyStats>, never, Api.
 
 /** For tests: the number of pending deadlines of a pool made here. */
 /**
- * The engine's synchronous fast path of `acquire` on a pool made here: a lease or a refusal at
- * once, or `undefined` when the caller has to wait (it then calls `acquire`), or when `pool` is
- * another implementation. Lets a pooled connect skip every Effect.
- */
-export const acquireNow = (
-  pool: Api.ConnectionPool,
-  key: string,
-  limits: Api.PoolLimits
-): Api.Lease | PoolBacklogFull | PoolClosed | undefined =>
-  pool instanceof PoolImpl ? pool.acquireNow(key, limits) : undefined
-
-/**
  * Gives back a grant its waiter never used (it was interrupted first): a fresh slot is released, an
  * idle connection goes back into the pool (or is closed when the pool will not keep it).
  */
@@ -639,7 +621,7 @@ export const acquireFor = (
   pool instanceof PoolImpl ? pool.acquireFor(key, limits, timeout, owner) : undefined
 
 /**
- * Only the idle part of `acquireNow`: an idle connection of `key` handed out now, or `undefined`
+ * Only the idle part of `acquireFor`: an idle connection of `key` handed out now, or `undefined`
  * with nothing taken (no slot, no wait), so the caller has nothing to give back.
  */
 export const reuseNow = (pool: Api.ConnectionPool, key: string): Api.Lease | undefined =>
