@@ -40,10 +40,10 @@ export { metrics } from "./poolMetrics.js"
  * One record for the connection's whole life in the pool, with its peer-activity waker made once:
  * a pooled request cycle allocates neither.
  */
-class IdleEntry extends Timed implements Node<IdleEntry>, Api.PooledConnection {
-  prev: IdleEntry | undefined = undefined
-  next: IdleEntry | undefined = undefined
-  list: List<IdleEntry> | undefined = undefined
+class PoolEntry extends Timed implements Node<PoolEntry>, Api.PooledConnection {
+  prev: PoolEntry | undefined = undefined
+  next: PoolEntry | undefined = undefined
+  list: List<PoolEntry> | undefined = undefined
   /** The transport's waker while idle: the peer sent or closed, so the connection goes. */
   readonly onPeerActivity: () => void
   constructor(
@@ -88,7 +88,7 @@ export class Backlogged {
 
 class KeyPool {
   active = 0
-  readonly idle = new List<IdleEntry>()
+  readonly idle = new List<PoolEntry>()
   readonly waiters = new List<Waiter>()
   created = 0
   reused = 0
@@ -126,7 +126,7 @@ class LeaseImpl implements Api.Lease {
   constructor(
     readonly pool: PoolImpl,
     readonly keyPool: KeyPool,
-    readonly reused: IdleEntry | undefined,
+    readonly reused: PoolEntry | undefined,
     /** The pool's clock now (a reading the caller already made, so a check-out reads it once). */
     now: number
   ) {
@@ -292,7 +292,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
       return Effect.sync(() => this.cancelWaiter(waiter))
     })
     if (owner !== undefined) return waiting
-    return Effect.interruptible(waiting).pipe(Effect.onInterrupt(() => Effect.sync(() => this.giveBack(waiter))))
+    return Effect.interruptible(waiting).pipe(Effect.onInterrupt(() => Effect.sync(() => this.returnGrant(waiter))))
   }
 
   private cancelWaiter(waiter: Waiter): void {
@@ -303,7 +303,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   }
 
   /** The waiter was interrupted after a grant it never received: the slot or connection goes back. */
-  private giveBack(waiter: Waiter): void {
+  private returnGrant(waiter: Waiter): void {
     const lease = waiter.lease
     waiter.lease = undefined
     if (lease !== undefined) giveBack(lease)
@@ -348,13 +348,13 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     reusedTimes: number,
     idleTimeout: Duration.Duration,
     now: number,
-    known: IdleEntry | undefined
+    known: PoolEntry | undefined
   ): boolean {
     if (this.closed || isStale(transport)) {
       this.slotFreed(keyPool)
       return false
     }
-    const entry = known ?? new IdleEntry(keyPool, transport, reusedTimes, idleTimeout, this)
+    const entry = known ?? new PoolEntry(keyPool, transport, reusedTimes, idleTimeout, this)
     entry.idleTimeout = idleTimeout
     const waiter = keyPool.waiters.head
     if (waiter !== undefined) {
@@ -377,7 +377,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   }
 
   /** Closes an idle connection; `freed`: the slot goes to a waiter or the key may disappear. */
-  evict(entry: IdleEntry, reason: EvictReason, freed: boolean): void {
+  evict(entry: PoolEntry, reason: EvictReason, freed: boolean): void {
     const keyPool = entry.keyPool
     if (entry.list !== keyPool.idle) return
     keyPool.idle.remove(entry)
@@ -386,7 +386,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     if (freed) this.slotFreed(keyPool)
   }
 
-  private close(entry: IdleEntry, reason: EvictReason): void {
+  private close(entry: PoolEntry, reason: EvictReason): void {
     const keyPool = entry.keyPool
     entry.transport.setWaker(undefined)
     entry.transport.destroy()
@@ -395,7 +395,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
   }
 
   /** Pops the most recently pooled idle connection still fit for use; closes stale ones on the way. */
-  private takeIdle(keyPool: KeyPool, now: number): IdleEntry | undefined {
+  private takeIdle(keyPool: KeyPool, now: number): PoolEntry | undefined {
     for (;;) {
       const entry = keyPool.idle.popBack()
       if (entry === undefined) return undefined
@@ -465,7 +465,7 @@ class PoolImpl implements Api.ConnectionPool, timer.TimerTarget {
     for (;;) {
       const item = this.heap.peek()
       if (item === undefined || item.deadline > now) return
-      if (item instanceof IdleEntry) {
+      if (item instanceof PoolEntry) {
         this.evict(item, "idleTimeout", true)
       } else {
         const waiter = item as Waiter
