@@ -8,11 +8,14 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
+import type { TcpSocket } from "../../src/index.js"
 import { type Sample, timedRequests } from "../lib/index.js"
 import { VARIANT } from "../lib/names.js"
 import { connectAll, type Framer, type RequestResponse, type Streaming } from "./raw.js"
 
 export const NAME = VARIANT.bareEffect
+
+export const API_FLOOR = VARIANT.apiFloor
 
 const connectionClosed = Effect.die(new Error("connection closed"))
 
@@ -64,6 +67,22 @@ class PullClient<U> {
       this.waiting = resume
     })
   })
+
+  private readonly stopWaiting = Effect.sync(() => {
+    this.waiting = undefined
+  })
+
+  /**
+   * `next` in the form an interruptible read must take: one callback step that takes a queued
+   * unit or waits, and returns a canceller (which costs Effect a finalizer frame per wait).
+   */
+  readonly nextCancellable: Effect.Effect<U> = Effect.callback<U>((resume) => {
+    if (this.head < this.queued.length) return resume(Effect.succeed(this.take()))
+    if (this.closed) return resume(connectionClosed)
+    if (this.socket.isPaused()) this.socket.resume()
+    this.waiting = resume
+    return this.stopWaiting
+  })
 }
 
 /** The raw client's closed loop (raw.requestResponse), with every step an Effect. */
@@ -82,6 +101,45 @@ export const requestResponse = (shape: RequestResponse, durationMs: number): Eff
         })
         if (shape.hello !== undefined) { for (const socket of sockets) socket.write(shape.hello) }
         // Untimed: one exchange per connection, so every connection is warm.
+        yield* Effect.forEach(requests, (request) => request, { concurrency: "unbounded", discard: true })
+        return yield* timedRequests(requests, shape, durationMs)
+      }),
+    (sockets) => Effect.sync(() => sockets.forEach((socket) => socket.destroy()))
+  )
+
+/**
+ * Diagnostic: the least any engine behind `withConnection`'s API can cost. The bare client's
+ * sockets and framing, with the run-loop steps the API takes per request and nothing else: the
+ * public `withFiber` (the services), a socket object, the exit frame and the `suspend` inside it
+ * (where the check-out goes), the caller's exchange (the same one ours runs), a send as a
+ * `suspend` and its result, a read as one callback with a canceller. No pool, no buffer, no
+ * timeout, no busy check: the gap between this and ours is the engine; the gap between this and
+ * ioredis is what no engine behind this API can close. Only `send` and `receive()` exist on the
+ * stand-in socket (each reply is one framed unit), so it serves replies of one unit.
+ */
+export const withConnectionSteps = (
+  shape: RequestResponse,
+  exchange: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, unknown>,
+  durationMs: number
+): Effect.Effect<Sample, unknown> =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => connectAll(shape.host, shape.port, shape.connections)),
+    (sockets) =>
+      Effect.gen(function*() {
+        const requests = sockets.map((socket) => {
+          const client = new PullClient(socket, shape.framer)
+          const send = (data: Uint8Array) =>
+            Effect.suspend(() => {
+              socket.write(data)
+              return Effect.succeed(data.length)
+            })
+          const receive = () => client.nextCancellable
+          return Effect.withFiber(() => {
+            // Structurally the part of a TcpSocket the exchange uses.
+            const standIn = { send, receive } as unknown as TcpSocket.TcpSocket
+            return Effect.onExitPrimitive(Effect.suspend(() => exchange(standIn)), () => undefined)
+          })
+        })
         yield* Effect.forEach(requests, (request) => request, { concurrency: "unbounded", discard: true })
         return yield* timedRequests(requests, shape, durationMs)
       }),

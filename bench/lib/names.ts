@@ -26,6 +26,7 @@ export const VARIANT = {
   ours: "effect-cosocket",
   raw: "raw node:net",
   bareEffect: "bare Effect client (the Effect runtime's floor)",
+  apiFloor: "withConnection's run-loop steps with no engine behind them (diagnostic)",
   nodeSocket: "@effect/platform-node 4.1 socket",
   ioredis: "ioredis",
   scoped: "effect-cosocket, scope per request (Effect.scoped + make + connect + setKeepalive)",

@@ -36,13 +36,17 @@ export const pooledRequest = <E>(
   port: number,
   request: Uint8Array,
   readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
-) => {
-  const exchange = Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
+) => Socket.withConnection(host, port, exchangeOf(request, readReply), REDIS_POOL)
+
+/** The caller's side of one request: send it, read the reply. */
+export const exchangeOf = <E>(
+  request: Uint8Array,
+  readReply: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, E>
+) =>
+  Effect.fnUntraced(function*(socket: TcpSocket.TcpSocket) {
     yield* socket.send(request)
     yield* readReply(socket)
   })
-  return Socket.withConnection(host, port, exchange, REDIS_POOL)
-}
 
 export const SCOPED = VARIANT.scoped
 

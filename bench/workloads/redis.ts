@@ -29,6 +29,8 @@ interface Shape {
   readonly ioredis: (client: Redis) => Promise<unknown>
   /** Also run ours in a scope per request (`Effect.scoped` + `make` + `connect` + `setKeepalive`). */
   readonly scoped?: boolean | undefined
+  /** Also run `withConnection`'s steps with no engine behind them (replies of one unit only). */
+  readonly apiFloor?: boolean | undefined
 }
 
 const variants = (
@@ -64,9 +66,20 @@ const variants = (
   const scoped: ReadonlyArray<Variant> = shape.scoped === true
     ? [{ name: cosocket.SCOPED, role: "baseline", measure: ours(cosocket.scopedRequest) }]
     : []
+  const apiFloor: ReadonlyArray<Variant> = shape.apiFloor === true
+    ? [{
+      name: effectFloor.API_FLOOR,
+      role: "baseline",
+      measure: (ms) =>
+        runtime.runPromise(
+          effectFloor.withConnectionSteps(rawShape, cosocket.exchangeOf(shape.request, shape.ours), ms)
+        )
+    }]
+    : []
   return [
     { name: VARIANT.ours, role: "ours", measure: ours(cosocket.pooledRequest) },
     ...scoped,
+    ...apiFloor,
     { name: VARIANT.raw, role: "reference", measure: (ms) => raw.requestResponse(rawShape, ms) },
     {
       name: effectFloor.NAME,
@@ -126,7 +139,8 @@ export const workloads = (redis: RedisServer, runtimes: cosocket.Runtimes): Read
       latency,
       ours: cosocket.readPong,
       ioredis: (client) => client.ping(),
-      scoped: concurrency <= 50
+      scoped: concurrency <= 50,
+      apiFloor: concurrency === 50
     })
   })
   return [
