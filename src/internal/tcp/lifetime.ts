@@ -27,16 +27,27 @@ export interface Services {
   readonly pool: Pool.ConnectionPool
   readonly config: CosocketConfig.Settings
   readonly clock: Clock.Clock
+  /** Timers on `clock`, chosen once for the services rather than per socket. */
+  readonly schedule: timer.Schedule
   /** What sockets made here trace (`undefined`: no tracer installed, nothing). */
   readonly tracing: tracing.Tracing | undefined
 }
+
+/** The services of sockets made on `clock` (its timers chosen here, once). */
+export const servicesOf = (
+  connector: StreamConnector,
+  pool: Pool.ConnectionPool,
+  config: CosocketConfig.Settings,
+  clock: Clock.Clock,
+  tracing: tracing.Tracing | undefined
+): Services => ({ connector, pool, config, clock, schedule: timer.forClock(clock), tracing })
 
 const socketOf = (services: Services): TcpSocketImpl =>
   new TcpSocketImpl(
     services.connector,
     services.pool,
     services.config,
-    timer.forClock(services.clock),
+    services.schedule,
     services.tracing
   )
 
