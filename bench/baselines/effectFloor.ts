@@ -9,7 +9,7 @@
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import type { TcpSocket } from "../../src/index.js"
-import { type Sample, timedRequests } from "../lib/index.js"
+import { type RespFramer, type Sample, timedRequests } from "../lib/index.js"
 import { VARIANT } from "../lib/names.js"
 import { connectAll, type Framer, type RequestResponse, type Streaming } from "./raw.js"
 
@@ -32,6 +32,11 @@ class PullClient<U> {
     private readonly highWater = Infinity
   ) {
     const frames = framer((unit) => {
+      const onUnit = this.waitingUnit
+      if (onUnit !== undefined) {
+        this.waitingUnit = undefined
+        return onUnit(unit)
+      }
       const resume = this.waiting
       if (resume === undefined) return void this.queued.push(unit)
       this.waiting = undefined
@@ -44,6 +49,9 @@ class PullClient<U> {
     // As raw's loop rejects: a server that goes away fails the measurement instead of hanging it.
     socket.once("close", () => {
       this.closed = true
+      const onUnit = this.waitingUnit
+      this.waitingUnit = undefined
+      onUnit?.(undefined)
       const resume = this.waiting
       this.waiting = undefined
       resume?.(connectionClosed)
@@ -68,21 +76,68 @@ class PullClient<U> {
     })
   })
 
-  private readonly stopWaiting = Effect.sync(() => {
-    this.waiting = undefined
+  /** A waiting `nextUnit`: gets the next unit, or `undefined` when the connection closed. */
+  private waitingUnit: ((unit: U | undefined) => void) | undefined = undefined
+
+  private readonly stopWaitingUnit = Effect.sync(() => {
+    this.waitingUnit = undefined
   })
 
   /**
-   * `next` in the form an interruptible read must take: one callback step that takes a queued
-   * unit or waits, and returns a canceller (which costs Effect a finalizer frame per wait).
+   * For a callback's registration: hands the next unit to `onUnit` (at once when one is queued;
+   * `undefined` when the connection closed), or returns the canceller of the wait.
    */
-  readonly nextCancellable: Effect.Effect<U> = Effect.callback<U>((resume) => {
-    if (this.head < this.queued.length) return resume(Effect.succeed(this.take()))
-    if (this.closed) return resume(connectionClosed)
+  nextUnit(onUnit: (unit: U | undefined) => void): Effect.Effect<void> | undefined {
+    if (this.head < this.queued.length) return void onUnit(this.take())
+    if (this.closed) return void onUnit(undefined)
     if (this.socket.isPaused()) this.socket.resume()
-    this.waiting = resume
-    return this.stopWaiting
-  })
+    this.waitingUnit = onUnit
+    return this.stopWaitingUnit
+  }
+}
+
+/**
+ * The stand-in socket's reads over framed replies: `receive()` is the reply's next line without
+ * its CRLF, `receive(n)` its next n bytes; each is one callback step, with a canceller when it
+ * waits, as an interruptible read must be.
+ */
+class ReplyReads {
+  private unit: Buffer | undefined = undefined
+  private offset = 0
+
+  constructor(private readonly client: PullClient<Buffer>) {}
+
+  private take(count: number | undefined): Uint8Array {
+    const unit = this.unit!
+    const start = this.offset
+    let end: number
+    if (count === undefined) {
+      // The replies come whole (`RespFramer` with `whole`): a line ends in CRLF.
+      const lf = unit.indexOf(10, start)
+      end = lf - 1
+      this.offset = lf + 1
+    } else {
+      end = start + count
+      this.offset = end
+    }
+    if (this.offset >= unit.length) this.unit = undefined
+    return unit.subarray(start, end)
+  }
+
+  read(count?: number): Effect.Effect<Uint8Array> {
+    return Effect.callback<Uint8Array>((resume) => {
+      if (this.unit !== undefined) return resume(Effect.succeed(this.take(count)))
+      return this.client.nextUnit((unit) => {
+        if (unit === undefined) return resume(connectionClosed)
+        this.unit = unit
+        this.offset = 0
+        resume(Effect.succeed(this.take(count)))
+      })
+    })
+  }
+
+  /** `receive()`, made once (ours builds its line read once per socket). */
+  readonly line = this.read()
 }
 
 /** The raw client's closed loop (raw.requestResponse), with every step an Effect. */
@@ -114,11 +169,11 @@ export const requestResponse = (shape: RequestResponse, durationMs: number): Eff
  * (where the check-out goes), the caller's exchange (the same one ours runs), a send as a
  * `suspend` and its result, a read as one callback with a canceller. No pool, no buffer, no
  * timeout, no busy check: the gap between this and ours is the engine; the gap between this and
- * ioredis is what no engine behind this API can close. Only `send` and `receive()` exist on the
- * stand-in socket (each reply is one framed unit), so it serves replies of one unit.
+ * ioredis is what no engine behind this API can close. Only `send`, `receive()` and
+ * `receive(n)` exist on the stand-in socket, reading within one framed reply at a time.
  */
 export const withConnectionSteps = (
-  shape: RequestResponse,
+  shape: RequestResponse & { readonly framer: (onReply: (reply: Buffer) => void) => RespFramer },
   exchange: (socket: TcpSocket.TcpSocket) => Effect.Effect<void, unknown>,
   durationMs: number
 ): Effect.Effect<Sample, unknown> =>
@@ -127,13 +182,13 @@ export const withConnectionSteps = (
     (sockets) =>
       Effect.gen(function*() {
         const requests = sockets.map((socket) => {
-          const client = new PullClient(socket, shape.framer)
+          const reads = new ReplyReads(new PullClient(socket, shape.framer))
           const send = (data: Uint8Array) =>
             Effect.suspend(() => {
               socket.write(data)
               return Effect.succeed(data.length)
             })
-          const receive = () => client.nextCancellable
+          const receive = (count?: number) => count === undefined ? reads.line : reads.read(count)
           return Effect.withFiber(() => {
             // Structurally the part of a TcpSocket the exchange uses.
             const standIn = { send, receive } as unknown as TcpSocket.TcpSocket

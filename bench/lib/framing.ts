@@ -8,11 +8,12 @@ const CR = 13
 
 /**
  * Splits RESP replies: simple strings / errors / integers (one line) and bulk strings
- * (`$n\r\n` + n bytes + CRLF). Each reply is passed to `onReply` as bytes (bulk: the payload).
+ * (`$n\r\n` + n bytes + CRLF). Each reply is passed to `onReply` as bytes (bulk: the payload);
+ * `whole`: as it came on the wire instead, header and CRLFs included.
  */
 export class RespFramer {
   private held: Buffer | undefined = undefined
-  constructor(private readonly onReply: (reply: Buffer) => void) {}
+  constructor(private readonly onReply: (reply: Buffer) => void, private readonly whole = false) {}
 
   push(chunk: Buffer): void {
     let buf = chunk
@@ -30,10 +31,10 @@ export class RespFramer {
         for (let i = pos + 1; i < lf - 1; i++) n = n * 10 + buf[i] - 48
         const end = lf + 1 + n + 2
         if (end > length) break
-        this.onReply(buf.subarray(lf + 1, lf + 1 + n))
+        this.onReply(this.whole ? buf.subarray(pos, end) : buf.subarray(lf + 1, lf + 1 + n))
         pos = end
       } else {
-        this.onReply(buf.subarray(pos, buf[lf - 1] === CR ? lf - 1 : lf))
+        this.onReply(buf.subarray(pos, this.whole ? lf + 1 : buf[lf - 1] === CR ? lf - 1 : lf))
         pos = lf + 1
       }
     }

@@ -29,7 +29,7 @@ interface Shape {
   readonly ioredis: (client: Redis) => Promise<unknown>
   /** Also run ours in a scope per request (`Effect.scoped` + `make` + `connect` + `setKeepalive`). */
   readonly scoped?: boolean | undefined
-  /** Also run `withConnection`'s steps with no engine behind them (replies of one unit only). */
+  /** Also run `withConnection`'s steps with no engine behind them. */
   readonly apiFloor?: boolean | undefined
 }
 
@@ -72,7 +72,11 @@ const variants = (
       role: "baseline",
       measure: (ms) =>
         runtime.runPromise(
-          effectFloor.withConnectionSteps(rawShape, cosocket.exchangeOf(shape.request, shape.ours), ms)
+          effectFloor.withConnectionSteps(
+            { ...rawShape, framer: (onReply) => new RespFramer(onReply, true) },
+            cosocket.exchangeOf(shape.request, shape.ours),
+            ms
+          )
         )
     }]
     : []
@@ -161,7 +165,8 @@ export const workloads = (redis: RedisServer, runtimes: cosocket.Runtimes): Read
         replies: 1,
         latency: false,
         ours: cosocket.readBulk,
-        ioredis: (client) => client.get(GET_KEY)
+        ioredis: (client) => client.get(GET_KEY),
+        apiFloor: true
       })
     },
     {
