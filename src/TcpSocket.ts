@@ -295,7 +295,7 @@ const servicesOf = (fiber: Fiber.Fiber<unknown, unknown>): internal.Services => 
     last !== undefined && last.config === config && last.connector === connector && last.pool === pool &&
     last.clock === clock && last.tracing === tracing_
   ) return last
-  const services = internal.servicesOf(connector, pool, config, clock, tracing_)
+  const services = internal.makeServices(connector, pool, config, clock, tracing_)
   servicesByContext.set(context, services)
   lastServices = new WeakRef(services)
   return services

@@ -151,7 +151,7 @@ export const fromSocket = (socket: Net.Socket): Effect.Effect<TcpSocket.TcpSocke
   return Effect.gen(function*() {
     const config = yield* CosocketConfig.CosocketConfig
     const connector = { connect: streamTransport.connect, upgradeTls: tlsTransport.upgrade }
-    const services = tcpSocket.servicesOf(connector, unpooled, config, yield* Clock.Clock, undefined)
+    const services = tcpSocket.makeServices(connector, unpooled, config, yield* Clock.Clock, undefined)
     const cosocket = yield* tcpSocket.make(services, yield* Effect.scope)
     cosocket.adopt(transport, unpooledLease)
     return cosocket

@@ -34,7 +34,7 @@ export interface Services {
 }
 
 /** The services of sockets made on `clock` (its timers chosen here, once). */
-export const servicesOf = (
+export const makeServices = (
   connector: StreamConnector,
   pool: Pool.ConnectionPool,
   config: CosocketConfig.Settings,
