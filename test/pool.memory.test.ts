@@ -22,6 +22,7 @@ import { ConnectionPool, TcpSocket } from "../src/index.js"
 import * as internalPool from "../src/internal/pool.js"
 import type { StreamTransport } from "../src/Transport.js"
 import * as Harness from "./support/poolHarness.js"
+import { stubTransport } from "./support/stubTransport.js"
 
 const HOST = "10.0.0.1"
 const PORT = 80
@@ -771,24 +772,13 @@ const gcFunction = (): (() => void) | undefined => {
   }
 }
 
+/** A transport that keeps its waker, as a real one does, so the measured heap holds it too. */
 const minimalTransport = (): StreamTransport => {
   let waker: (() => void) | undefined
-  return {
-    read: () => undefined,
-    isEnded: () => false,
-    failure: () => undefined,
-    pendingBytes: () => 0,
+  return stubTransport({
     setWaker: (w) => {
       waker = w
       void waker
-    },
-    write: () => true,
-    shutdown: () => {},
-    destroy: () => {},
-    isDestroyed: () => false,
-    setNoDelay: () => {},
-    setKeepAlive: () => {},
-    localAddress: () => undefined,
-    remoteAddress: () => undefined
-  }
+    }
+  })
 }
